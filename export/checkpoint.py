@@ -84,10 +84,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
                 "refused. A state_dict is needed: in a trusted environment, load it and save "
                 "torch.save(model.state_dict(), 'weights.pth')."
             ) from None
-        raise CheckpointError(
-            f"{path} is not a PyTorch checkpoint ({_sniff(path)})"
-        ) from None
-    except Exception as e:  # noqa: BLE001 - torch raises many types for foreign files
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({_sniff(path)})") from None
+    except Exception as e:  # torch raises many types for foreign files
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint ({_sniff(path)}; torch.load: "
             f"{type(e).__name__}: {str(e)[:120]})"
@@ -113,9 +111,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         )
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
-    return {
-        k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()
-    }
+    return {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
 
 
 def _list(items: list[str]) -> str:

@@ -35,7 +35,7 @@ class Precision(StrEnum):
 
 
 SUPPORTED: dict[Target, frozenset[Precision]] = {
-    Target.ONNX: frozenset({Precision.FP32}),
+    Target.ONNX: frozenset({Precision.FP32, Precision.INT8}),  # int8: tinysam_export.quantize
 }
 """Which precisions each target can currently produce; a target that is absent is unsupported."""
 
@@ -132,9 +132,25 @@ class ExportConfig:
     )
     opset: int = DEFAULT_OPSET
     max_verify_images: int = 2
+    # -- INT8 pass and golden vectors (tinysam_export.quantize, tinysam_mobile.golden) --
+    calibration_dir: Path | None = field(
+        default=None,
+        metadata={
+            "flag": "--calibration-dir",
+            "help": "images to calibrate INT8 graphs on (default: a built-in synthetic set)",
+        },
+    )
+    golden: bool = field(
+        default=True,
+        metadata={"flag": "--no-golden", "help": "do not write golden test vectors (DIR/golden)"},
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
+        if self.calibration_dir is not None:
+            object.__setattr__(self, "calibration_dir", Path(self.calibration_dir))
+            if not self.calibration_dir.is_dir():
+                raise ExportError(f"--calibration-dir {self.calibration_dir} is not a folder")
         if self.checkpoint is not None:
             object.__setattr__(self, "checkpoint", Path(self.checkpoint))
         object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))

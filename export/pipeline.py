@@ -24,7 +24,9 @@ from tinysam_export.checkpoint import load_model
 from tinysam_export.config import EMBEDDED_CHECKPOINT, ExportConfig, Precision, Target
 from tinysam_export.errors import CheckpointError, ExportError
 from tinysam_export.graphs import build_graphs, model_geometry
+from tinysam_export.modeling.build import MODEL_REGISTRY
 from tinysam_export.progress import NullProgress, Progress
+from tinysam_export.quantize.stage import int8_pairs, stage_quantize  # H8: INT8 + .ort stage
 from tinysam_export.reference import TorchSession
 from tinysam_export.targets import ConvertOptions, load_target
 from tinysam_export.verify import FP32_THRESHOLDS, shared_images, synthetic_images, verify_graphs
@@ -110,6 +112,9 @@ def _embedded_image_size() -> int | None:
 
 def stage_load(config: ExportConfig) -> LoadResult:
     """Stage 1: load the checkpoint strictly into the requested architecture."""
+    if config.model not in MODEL_REGISTRY:
+        known = ", ".join(sorted(MODEL_REGISTRY))
+        raise ExportError(f"unknown model {config.model!r} (known: {known})")
     path = resolve_checkpoint(config)
     image_size = config.image_size
     if image_size is None and config.checkpoint is None:
@@ -128,6 +133,8 @@ def stage_convert(config: ExportConfig, graphs: GraphsResult, bundle: Path) -> C
     artifacts: dict[tuple[Target, Precision, GraphName], str] = {}
     tools: dict[str, str] = {}
     for target, precision in config.combinations:
+        if (target, precision) in int8_pairs(config):
+            continue  # H8: made from the float graphs by stage_quantize
         module = load_target(target)
         opts = ConvertOptions(precision=precision, opset=config.opset, threads=config.threads)
         for name, graph in graphs.graphs.items():
@@ -171,8 +178,18 @@ def stage_verify(
                 precision.value,
             )
             sessions.append(open_session(bundle, art, config.threads, spec=graphs.graphs[g].spec))
-        limits = _thresholds(precision)
-        figures = verify_graphs(reference, tuple(sessions), loaded.geometry, images, limits, label)
+        if precision is not Precision.FP32:  # H8: mask-IoU gate against float32
+            from tinysam_export.quantize.gate import LOW_PRECISION_THRESHOLDS as limits
+            from tinysam_export.quantize.gate import verify_low_precision
+
+            figures = verify_low_precision(
+                reference, tuple(sessions), loaded.geometry, images, label, limits
+            )
+        else:
+            limits = _thresholds(precision)
+            figures = verify_graphs(
+                reference, tuple(sessions), loaded.geometry, images, limits, label
+            )
         cases = figures.pop("cases")
         thresholds[label] = limits.to_json()
         for g in (GraphName.ENCODER, GraphName.DECODER):
@@ -193,6 +210,7 @@ def stage_write_manifest(
     converted: ConvertResult,
     verified: VerifyResult,
     bundle: Path,
+    quantization: dict[tuple[Target, Precision, GraphName], dict[str, Any]] | None = None,
 ) -> Manifest:
     """Stage 5: describe every artifact (sha256, size, parity) in ``manifest.json``."""
     artifacts = [
@@ -203,6 +221,7 @@ def stage_write_manifest(
             target.value,
             precision.value,
             parity=verified.parity.get((target, precision, graph)),
+            quantization=(quantization or {}).get((target, precision, graph)),
         )
         for (target, precision, graph), file in converted.artifacts.items()
     ]
@@ -273,7 +292,7 @@ def run_export(config: ExportConfig, progress: Progress | None = None) -> Export
     progress = progress or NullProgress()
     _check_out(config.out, config.force)
     config.out.parent.mkdir(parents=True, exist_ok=True)
-    total = 5
+    total = 6 + int(config.golden)
     seconds: dict[str, float] = {}
     state = {"number": 0}
 
@@ -310,6 +329,16 @@ def run_export(config: ExportConfig, progress: Progress | None = None) -> Export
             lambda: stage_convert(config, graphs, tmp),
             lambda r: ", ".join(sorted(r.artifacts.values())),
         )
+        quantized = stage(  # H8: INT8 pass over the float ONNX graphs, then .ort files
+            "quantize",
+            lambda: stage_quantize(
+                config, loaded.geometry, graphs.graphs, converted.artifacts, tmp
+            ),
+            lambda r: r.summary(),
+        )
+        converted = ConvertResult(
+            {**converted.artifacts, **quantized.artifacts}, {**converted.tools, **quantized.tools}
+        )
         if config.verify:
             verified = stage(
                 "verify",
@@ -328,9 +357,15 @@ def run_export(config: ExportConfig, progress: Progress | None = None) -> Export
             )
         manifest = stage(
             "write manifest",
-            lambda: stage_write_manifest(config, loaded, converted, verified, tmp),
+            lambda: stage_write_manifest(
+                config, loaded, converted, verified, tmp, quantized.quantization
+            ),
             lambda r: f"{len(r.artifacts)} artifacts",
         )
+        if config.golden:  # H8: golden vectors from the bundle's own graphs
+            from tinysam_mobile.golden.stage import stage_golden
+
+            stage("golden vectors", lambda: stage_golden(tmp, manifest), lambda r: r)
         _move_into_place(tmp, config.out, config.force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

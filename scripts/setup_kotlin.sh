@@ -56,5 +56,6 @@ JUNIT_JAR="$(ls $JUNIT_JAR_GLOB | sort | tail -n 1)"
 [ -x "$KOTLINC" ] || { log "kotlinc missing at $KOTLINC"; exit 1; }
 [ -f "$JSON_JAR" ] || { log "org.json jar missing at $JSON_JAR"; exit 1; }
 echo "KOTLINC=$KOTLINC"
+echo "KOTLIN_STDLIB=$KOTLIN_PREFIX/node_modules/kotlin-compiler/lib/kotlin-stdlib.jar"
 echo "JUNIT_JAR=$JUNIT_JAR"
 echo "JSON_JAR=$JSON_JAR"

@@ -44,8 +44,8 @@ if [ $status = 0 ]; then
       -d "$BUILD_DIR/pipeline-tests.jar" "$DEMO/pipeline/src/test/kotlin" 2>&1; then
     step "run :pipeline tests (golden: ${GOLDEN_DIR:-NONE})"
     out="$(java -Dtinysam.goldenDir="$GOLDEN_DIR" -jar "$JUNIT_JAR" \
-      -cp "$BUILD_DIR/pipeline-tests.jar:$BUILD_DIR/pipeline.jar:$JSON_JAR" \
-      --scan-classpath "$BUILD_DIR/pipeline-tests.jar" --disable-banner --details=tree \
+      -cp "$BUILD_DIR/pipeline-tests.jar:$BUILD_DIR/pipeline.jar:$JSON_JAR:$KOTLIN_STDLIB" \
+      --scan-classpath "$BUILD_DIR/pipeline-tests.jar" --disable-banner --disable-ansi-colors --details=tree \
       --details-theme=ascii 2>&1)"
     rc=$?
     echo "$out"

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .errors import ImageError
 from .spec import PIXEL_MEAN
 
 
@@ -33,12 +34,23 @@ def resized_hw(original_hw: tuple[int, int], image_size: int) -> tuple[int, int]
     -------
     tuple[int, int]
         (height, width) computed as ``int(side * image_size / max(H, W) + 0.5)``.
+
+    Raises
+    ------
+    ImageError
+        When a side would round to 0 (an extremely elongated image).
     """
     h, w = (int(v) for v in original_hw)
     if h <= 0 or w <= 0:
         raise ValueError(f"image size must be positive, got {h}x{w}")
     scale = image_size * 1.0 / max(h, w)
-    return int(h * scale + 0.5), int(w * scale + 0.5)
+    new_h, new_w = int(h * scale + 0.5), int(w * scale + 0.5)
+    if new_h == 0 or new_w == 0:
+        raise ImageError(
+            f"a {w}x{h} image is too elongated: its short side would be 0 pixels at "
+            f"image_size {image_size}"
+        )
+    return new_h, new_w
 
 
 def resize_image(image_u8: np.ndarray, image_size: int) -> np.ndarray:

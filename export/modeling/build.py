@@ -36,7 +36,9 @@ def _sam_heads(image_encoder: TinyViT, geometry: ModelGeometry) -> Sam:
         ),
         mask_decoder=MaskDecoder(
             transformer_dim=EMBED_DIM,
-            transformer=TwoWayTransformer(depth=2, embedding_dim=EMBED_DIM, num_heads=8, mlp_dim=2048),
+            transformer=TwoWayTransformer(
+                depth=2, embedding_dim=EMBED_DIM, num_heads=8, mlp_dim=2048
+            ),
             num_multimask_outputs=3,
             iou_head_depth=3,
             iou_head_hidden_dim=256,

@@ -78,7 +78,9 @@ class TinyViT(nn.Module):
         super().__init__()
         n = len(depths)
         if not (len(embed_dims) == len(num_heads) == len(window_sizes) == n) or n < 2:
-            raise ValueError("embed_dims, depths, num_heads and window_sizes need one entry per stage")
+            raise ValueError(
+                "embed_dims, depths, num_heads and window_sizes need one entry per stage"
+            )
         if img_size <= 0 or img_size % 16:
             raise ValueError(f"img_size must be a positive multiple of 16, got {img_size}")
         self.img_size = img_size

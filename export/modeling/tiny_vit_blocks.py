@@ -227,9 +227,7 @@ class TinyViTBlock(nn.Module):
         self.window_size = window_size
         self.attn = Attention(dim, num_heads, window_size)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
-        self.local_conv = Conv2dBN(
-            dim, dim, local_conv_size, 1, local_conv_size // 2, groups=dim
-        )
+        self.local_conv = Conv2dBN(dim, dim, local_conv_size, 1, local_conv_size // 2, groups=dim)
         self.drop_path = DropPath(drop_path)
 
     def _window_attention(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,9 +12,11 @@ at every export and written into the manifest):
   logits' cosine down to ~0.89 and wrecks the masks; the weight-carrying ops hold nearly all of
   its bytes anyway.
 
-Both are calibrated with MinMax ranges, reduced after every feed (``CalibMaxIntermediateOutputs``
-= 1), so calibration memory is that of one feed (the default method keeps every intermediate
-tensor of every image and peaked at 10 GB on the encoder). The decoder is calibrated on the
+Both are calibrated with MinMax ranges: ONNX Runtime adds ReduceMin / ReduceMax outputs to the
+graph, so each feed leaves two scalars per tensor and calibration memory does not grow with the
+number of images (histogram methods keep every intermediate tensor; that peaked at 10 GB on the
+encoder). ``CalibMaxIntermediateOutputs`` is deliberately not used: in onnxruntime 1.31 it drops
+the collected ranges instead of merging them ("No data is collected"). The decoder is calibrated on the
 float encoder's embeddings of the calibration images with realistic prompts
 (:mod:`tinysam_export.quantize.calibration`).
 """
@@ -147,7 +149,6 @@ def quantize_graph(
             activation_type=QuantType[recipe.activation_type],
             weight_type=QuantType[recipe.weight_type],
             calibrate_method=CalibrationMethod[recipe.calibrate_method],
-            extra_options={"CalibMaxIntermediateOutputs": 1},
         )
     except Exception as exc:  # onnxruntime raises bare Exceptions / RuntimeErrors
         raise ExportError(

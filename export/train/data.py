@@ -336,3 +336,94 @@ def write_split(
     }
     (out / "split.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _coco_masks(ann_path: Path, image_dir: Path) -> Iterator[Sample]:
+    """Samples of a COCO instances JSON (polygon or RLE segmentations)."""
+    from tinysam_mobile.image_io import load_image
+    from tinysam_mobile.masks import coco_rle_decode, rle_to_coco
+
+    coco = json.loads(ann_path.read_text())
+    by_image: dict[int, list[dict]] = {}
+    for ann in coco.get("annotations", []):
+        if not ann.get("iscrowd", 0):
+            by_image.setdefault(ann["image_id"], []).append(ann)
+    for info in sorted(coco.get("images", []), key=lambda d: d["id"]):
+        image = load_image(image_dir / info["file_name"])
+        h, w = image.shape[:2]
+        masks = []
+        for ann in by_image.get(info["id"], []):
+            seg = ann["segmentation"]
+            if isinstance(seg, list):  # polygons
+                img = Image.new("L", (w, h), 0)
+                draw = ImageDraw.Draw(img)
+                for poly in seg:
+                    draw.polygon([float(v) for v in poly], fill=255)
+                m = np.asarray(img) > 127
+            else:
+                rle = seg if isinstance(seg["counts"], str | bytes) else rle_to_coco(seg)
+                m = coco_rle_decode(rle)
+            if m.shape != (h, w):
+                raise ValueError(
+                    f"{ann_path}: annotation {ann.get('id')} is {m.shape}, image {info['file_name']}"
+                    f" is {(h, w)}"
+                )
+            if m.any():
+                masks.append(m)
+        if masks:
+            yield Sample(image, np.stack(masks))
+
+
+def read_folder(folder: str | Path, limit: int | None = None) -> Iterator[Sample]:
+    """Read images with instance masks from a folder.
+
+    Two layouts are accepted:
+
+    - ``images/NAME.(png|jpg|...)`` + ``masks/NAME.png`` instance maps (0 unlabeled, k > 0 one
+      instance each; 8- or 16-bit), as written by :func:`write_split`;
+    - ``images/`` + a COCO instances JSON (``annotations.json`` or any single ``*.json`` at the
+      top level other than ``split.json``), polygon or RLE segmentations; crowd regions are
+      skipped.
+
+    Images without any instance are skipped. Yields :class:`Sample` with ``seed == -1``.
+    """
+    from tinysam_mobile.image_io import load_image
+
+    root = Path(folder)
+    image_dir = root / "images"
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"{root} has no images/ folder")
+    jsons = [p for p in root.glob("*.json") if p.name != "split.json"]
+    count = 0
+    if not (root / "masks").is_dir():
+        if len(jsons) != 1:
+            raise FileNotFoundError(
+                f"{root} has no masks/ folder and {len(jsons)} COCO JSON files (need exactly one)"
+            )
+        for sample in _coco_masks(jsons[0], image_dir):
+            yield sample
+            count += 1
+            if limit is not None and count >= limit:
+                return
+        return
+    for path in sorted(p for p in image_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES):
+        mask_path = root / "masks" / f"{path.stem}.png"
+        if not mask_path.is_file():
+            raise FileNotFoundError(f"no instance map {mask_path} for image {path}")
+        image = load_image(path)
+        imap = np.asarray(Image.open(mask_path)).astype(np.int64)
+        if imap.ndim != 2 or imap.shape != image.shape[:2]:
+            raise ValueError(
+                f"{mask_path} must be a single-channel instance map of shape {image.shape[:2]},"
+                f" got {imap.shape}"
+            )
+        ids = [int(k) for k in np.unique(imap) if k > 0]
+        if not ids:
+            continue
+        yield Sample(image, np.stack([imap == k for k in ids]))
+        count += 1
+        if limit is not None and count >= limit:
+            return

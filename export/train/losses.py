@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def promptable_loss(
     iou_predictions: torch.Tensor,
     target_low: torch.Tensor,
     ambiguous: torch.Tensor,
-    weights: LossWeights = LossWeights(),  # noqa: B008 (frozen dataclass)
+    weights: LossWeights = LossWeights(),
 ) -> LossOutput:
     """Loss of one decoder call over K prompts.
 

@@ -7,6 +7,7 @@ known radii around the first prompt point, so the outputs are predictable; ``tin
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -486,3 +487,103 @@ def test_console_script_subprocess(
     assert r.returncode == 2
     assert r.stderr.startswith("tinysam: error: point 0")
     assert "Traceback" not in r.stderr
+
+
+# -- the exported random-weight model (tiny_bundle) and the reference checkpoint -------------
+
+
+@pytest.fixture
+def scene_path(tmp_path: Path) -> Path:
+    """A 240x320 picture: noisy background with a bright rectangle."""
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 80, (240, 320, 3), dtype=np.uint8)
+    img[60:180, 100:260] = (230, 200, 40)
+    p = tmp_path / "scene.png"
+    Image.fromarray(img).save(p)
+    return p
+
+
+@pytest.mark.export
+def test_segment_tiny_bundle_matches_api(
+    tmp_path: Path, scene_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinysam_mobile.predictor import Predictor
+
+    for flags, mask_index in (([], None), (["--single-mask"], 0), (["--mask-index", "2"], 2)):
+        out = tmp_path / "out.png"
+        rc, stdout, err = _run(
+            capsys, "segment", scene_path, "--bundle", tiny_bundle, "--point", "180,120",
+            "--point", "20,20,0", "--box", "90,50,270,190", *flags, "--out", out,
+        )  # fmt: skip
+        assert rc == 0, err
+        assert Image.open(out).size == (320, 240)
+        mask = _read_mask(tmp_path / "out.mask.png")
+        # the API on the same bundle gives the same mask and IoU
+        p = Predictor.from_bundle(tiny_bundle, threads=1)
+        p.set_image(scene_path)
+        masks, iou, _ = p.predict(
+            [[180, 120], [20, 20]],
+            [1, 0],
+            [90, 50, 270, 190],
+            multimask_output="--single-mask" not in flags,
+        )
+        idx = int(np.argmax(iou)) if mask_index is None else mask_index
+        np.testing.assert_array_equal(mask, masks[idx])
+        assert f"mask {idx}: iou={iou[idx]:.4f}" in stdout
+
+
+@pytest.mark.export
+def test_segment_tiny_bundle_tampered_copy(
+    tmp_path: Path, scene_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    bundle = tmp_path / "copy"
+    shutil.copytree(tiny_bundle, bundle)
+    enc = next((bundle / "onnx").glob("encoder*.onnx"))
+    data = bytearray(enc.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    enc.write_bytes(bytes(data))
+    rc, _, err = _run(
+        capsys, "segment", scene_path, "--bundle", bundle, "--point", "5,5", "--out",
+        tmp_path / "out.png",
+    )  # fmt: skip
+    _assert_clean_error(rc, err, "was modified", tmp_path)
+
+
+@pytest.mark.export
+@pytest.mark.checkpoint
+@pytest.mark.slow
+def test_segment_reference_bundle_matches_official(
+    tmp_path: Path,
+    reference_bundle: Path,
+    reference_dir: Path,
+    images_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command on the exported reference checkpoint reproduces the official masks."""
+    import json
+
+    ref = np.load(reference_dir / "dog.npz")
+    prompts = json.loads((reference_dir / "dog.prompts.json").read_text())
+    for case in ("point", "box_point"):
+        pr = prompts[case]
+        args: list[str] = []
+        for (x, y), lab in zip(pr["point_coords"] or [], pr["point_labels"] or [], strict=True):
+            args += ["--point", f"{x!r},{y!r},{int(lab)}"]
+        if pr["box"]:
+            args += ["--box", ",".join(repr(v) for v in pr["box"])]
+        out = tmp_path / f"{case}.png"
+        rc, stdout, err = _run(
+            capsys, "segment", images_dir / "dog.jpg", "--bundle", reference_bundle, *args,
+            "--threads", "2", "--out", out,
+        )  # fmt: skip
+        assert rc == 0, err
+        best = int(np.argmax(ref[f"{case}__iou"]))
+        found = re.search(r"mask (\d): iou=([0-9.]+)", stdout)
+        assert found, stdout
+        assert int(found.group(1)) == best
+        assert abs(float(found.group(2)) - float(ref[f"{case}__iou"][best])) < 1e-3
+        mask = _read_mask(tmp_path / f"{case}.mask.png")
+        agree = float((mask == ref[f"{case}__masks"][best]).mean())
+        assert agree >= 0.999, f"{case}: {agree:.5f} of pixels agree with the official mask"

@@ -94,28 +94,29 @@ def test_grid_pass_matches_raw_decoder_outputs(predictor: Predictor) -> None:
 
 def test_hierarchical_coverage_and_second_pass(predictor: Predictor) -> None:
     probe = []
-    base = {"points_per_side": 8, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+    base = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
     generate_everything(
         predictor, None, EverythingConfig(**base), trace=lambda e, d: probe.append((e, d))
     )
     coarse_low = _pass_logits(_collect(probe)["coarse"])
     up = upscale_logits(coarse_low, predictor.resized_hw, HW, predictor.image_size)
-    full = grid_points_xy_image(8, HW)
+    full = grid_points_xy_image(4, HW)
     for q in (0.0, 0.7, 0.97, 1.0):
         thr = float(np.quantile(up, q)) - (1e-3 if q == 0.0 else 0.0)
         cfg = EverythingConfig(**base, high_score_thresh=thr)
         res = generate_everything(predictor, None, cfg)
         coarse, dense = res.passes
-        assert coarse.stats.prompts == 4
+        assert coarse.stats.prompts == 1  # 4 // 4 points per side
         assert np.array_equal(res.coverage, np.any(up > thr, axis=0))
         want = remaining_points(full, res.coverage)
         np.testing.assert_array_equal(res.dense_points_xy_image, want)
         assert dense.stats.prompts == len(want)
         assert dense.stats.decoder_calls == math.ceil(len(want) / 64)
+        assert [p.name for p in res.passes] == ["coarse", "dense"]
         if q == 0.0:
             assert dense.stats.prompts == 0 and res.coverage.all()
         if q == 1.0:
-            assert dense.stats.prompts == 64 and not res.coverage.any()
+            assert dense.stats.prompts == 16 and not res.coverage.any()
 
 
 def test_mask_generator_default_thresholds(predictor: Predictor) -> None:

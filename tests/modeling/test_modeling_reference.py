@@ -13,13 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
-
 from tinysam_export.checkpoint import UNUSED_PREFIXES, load_model, load_state_dict
 from tinysam_export.modeling.sam import Sam
+from torch.nn import functional as F
+
 from tinysam_mobile.image_io import load_image
 from tinysam_mobile.prompts import encode_prompt
-from tinysam_mobile.transforms import boxes_image_to_model, coords_image_to_model, preprocess, resized_hw
+from tinysam_mobile.transforms import (
+    boxes_image_to_model,
+    coords_image_to_model,
+    preprocess,
+    resized_hw,
+)
 
 pytestmark = pytest.mark.checkpoint
 
@@ -114,9 +119,7 @@ def test_checkpoint_layout_is_fully_accounted_for(reference_dir: Path, model: Sa
     spec = json.loads((reference_dir / "vit_t_state_dict_spec.json").read_text())
     assert len(spec) == 439
     state = load_state_dict(reference_dir / "reference_vit_t.pth")
-    assert {k: list(v.shape) for k, v in state.items()} == {
-        k: v["shape"] for k, v in spec.items()
-    }
+    assert {k: list(v.shape) for k, v in state.items()} == {k: v["shape"] for k, v in spec.items()}
     ours = model.state_dict()
     dropped = {k for k in spec if k.startswith(UNUSED_PREFIXES)}
     assert dropped == {

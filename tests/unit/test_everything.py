@@ -180,6 +180,14 @@ def test_only_survivors_are_upscaled(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sum(seen) == res_img.stats.after_iou  # SAM order: IoU survivors upscaled
     assert res_img.kept.tolist() == res.kept.tolist()
     np.testing.assert_allclose(res_img.stability, res.stability, atol=0.02)
+    # prefilter: token 2 (low-res score far below 0.95 - margin) is never upscaled, and the
+    # decisions and scores are the image-frame ones
+    seen.clear()
+    cfg_pre = EverythingConfig(mode="grid", points_per_side=8, stability_frame="prefilter")
+    res_pre = run_pass(fake, grid_points_xy_image(8, HW), cfg_pre, name="grid")
+    assert sum(seen) == res.stats.after_stability < res_img.stats.after_iou
+    assert res_pre.kept.tolist() == res_img.kept.tolist()
+    np.testing.assert_array_equal(res_pre.stability, res_img.stability)
 
 
 def test_point_prompts_model_frame_with_padding_point() -> None:
@@ -323,6 +331,7 @@ def test_min_mask_region_area_postprocessing() -> None:
         ({"min_mask_region_area": -1}, ValueError, "min_mask_region_area"),
         ({"stability_score_offset": -1.0}, ValueError, "stability_score_offset"),
         ({"stability_frame": "model"}, ValueError, "stability_frame"),
+        ({"stability_prefilter_margin": -0.1}, ValueError, "stability_prefilter_margin"),
     ],
 )
 def test_config_validation(kwargs: dict, err: type, match: str) -> None:

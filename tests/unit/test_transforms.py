@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tinysam_mobile.errors import ImageError
 from tinysam_mobile.spec import PIXEL_MEAN
 from tinysam_mobile.transforms import (
     boxes_image_to_model,
@@ -47,6 +48,12 @@ def test_resized_hw_known_values() -> None:
 def test_resized_hw_rejects_empty(hw: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="positive"):
         resized_hw(hw, 1024)
+
+
+def test_resized_hw_rejects_side_rounding_to_zero() -> None:
+    assert resized_hw((1, 1024), 1024) == (1, 1024)
+    with pytest.raises(ImageError, match="too elongated"):
+        resized_hw((1, 5000), 1024)
 
 
 def test_resize_image_is_pil_bilinear() -> None:

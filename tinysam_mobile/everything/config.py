@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 Mode = Literal["hierarchical", "grid"]
 OutputMode = Literal["binary_mask", "coco_rle", "uncompressed_rle"]
-StabilityFrame = Literal["low_res", "image"]
+StabilityFrame = Literal["low_res", "image", "prefilter"]
 
 MODES: tuple[str, ...] = ("hierarchical", "grid")
 OUTPUT_MODES: tuple[str, ...] = ("binary_mask", "coco_rle", "uncompressed_rle")
-STABILITY_FRAMES: tuple[str, ...] = ("low_res", "image")
+STABILITY_FRAMES: tuple[str, ...] = ("low_res", "image", "prefilter")
 
 COARSE_DIVISOR = 4
 """The first hierarchical pass uses ``points_per_side // COARSE_DIVISOR`` points per side."""
@@ -48,10 +48,17 @@ class EverythingConfig:
     output_mode
         ``"binary_mask"``, ``"coco_rle"`` or ``"uncompressed_rle"``.
     stability_frame
-        Where the stability score is computed: ``"low_res"`` (default; the decoder's low-res
-        logits cropped to the valid image area, no upscaling of rejected masks) or ``"image"``
-        (SAM's order: on logits upscaled to the original image, only for masks that passed the
-        IoU filter). See :mod:`tinysam_mobile.everything.passes` for the measured difference.
+        Where the stability score is computed. ``"low_res"`` (default): on the decoder's low-res
+        logits cropped to the image area; rejected masks are never upscaled (a shortcut: a few
+        per cent of decisions near the threshold differ from SAM's). ``"image"``: SAM's order,
+        on the logits upscaled to the original image, for every mask that passed the IoU filter.
+        ``"prefilter"``: the low-res score rejects masks below
+        ``stability_score_thresh - stability_prefilter_margin`` without upscaling them; the
+        others get SAM's image-frame score and decision. See
+        :mod:`tinysam_mobile.everything.passes` for the measured differences.
+    stability_prefilter_margin
+        Margin of ``"prefilter"`` (0.05, twice the largest low-res vs image-frame score
+        difference measured).
     """
 
     mode: Mode = "hierarchical"
@@ -65,6 +72,7 @@ class EverythingConfig:
     min_mask_region_area: int = 0
     output_mode: OutputMode = "binary_mask"
     stability_frame: StabilityFrame = "low_res"
+    stability_prefilter_margin: float = 0.05
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -91,6 +99,7 @@ class EverythingConfig:
             "stability_score_offset",
             "high_score_thresh",
             "box_nms_thresh",
+            "stability_prefilter_margin",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -100,6 +109,10 @@ class EverythingConfig:
         if self.stability_score_offset < 0:
             raise ValueError(
                 f"stability_score_offset must be >= 0, got {self.stability_score_offset}"
+            )
+        if not 0.0 <= self.stability_prefilter_margin <= 1.0:
+            raise ValueError(
+                f"stability_prefilter_margin must be in [0, 1], got {self.stability_prefilter_margin}"
             )
         if not 0.0 <= self.box_nms_thresh <= 1.0:
             raise ValueError(f"box_nms_thresh must be in [0, 1], got {self.box_nms_thresh}")

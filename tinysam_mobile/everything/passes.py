@@ -319,36 +319,36 @@ def run_pass(
         base = start * TOKENS_PER_PROMPT
         idx = quality_filter(iou, config.pred_iou_thresh, strict=True)
         acc.after_iou.append(idx + base)
-        if config.stability_frame == "low_res":
+        exact = config.stability_frame != "low_res"  # final score on upscaled logits
+        if config.stability_frame != "image":
             vh, vw = valid_low_res_hw(rhw, size, low.shape[-2:])
             stab = stability_score(low[idx, :vh, :vw], thr, config.stability_score_offset)
-            sel = quality_filter(stab, config.stability_score_thresh, strict=False)
+            cut = config.stability_score_thresh - (config.stability_prefilter_margin * exact)
+            sel = quality_filter(stab, cut, strict=False)
             idx, stab = idx[sel], stab[sel]
-            acc.after_stab.append(idx + base)
         else:
             stab = np.zeros(idx.shape, dtype=np.float32)
+        if not exact:
+            acc.after_stab.append(idx + base)
         survivors: list[int] = []
         for c0, logits in upscale_in_chunks(low[idx], rhw, hw, size):
-            if config.stability_frame == "image":
+            if exact:
                 stab[c0 : c0 + logits.shape[0]] = stability_score(
                     logits, thr, config.stability_score_offset
                 )
             for j in range(logits.shape[0]):
                 k = c0 + j
-                if config.stability_frame == "image" and not (
-                    config.stability_score_thresh <= 0.0 or stab[k] >= config.stability_score_thresh
-                ):
+                if exact and stab[k] < config.stability_score_thresh:
                     continue
                 mask = logits[j] > thr
-                box = mask_to_box(mask)
                 survivors.append(k)
-                acc.boxes.append(box[None])
+                acc.boxes.append(mask_to_box(mask)[None])
                 acc.rles.append(_rle(mask))
                 if keep_high_confidence:
                     acc.high_rles.append(_rle(logits[j] > config.high_score_thresh))
             del logits
         surv = np.asarray(survivors, dtype=np.int64)
-        if config.stability_frame == "image":
+        if exact:
             acc.after_stab.append(idx[surv] + base)
         n_before = len(acc.rles) - surv.size
         boxes = np.concatenate(acc.boxes[n_before:]) if surv.size else np.zeros((0, 4), np.int64)

@@ -166,16 +166,10 @@ struct Golden {
         switch dtype {
         case "float32":
             try need(4 * n)
-            values = .float32((0..<n).map { i in
-                Float(bitPattern: UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8
-                      | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
-            })
+            values = .float32((0..<n).map { i in Float(bitPattern: le32(bytes, i)) })
         case "int32":
             try need(4 * n)
-            values = .int32((0..<n).map { i in
-                Int(Int32(bitPattern: UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8
-                          | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24))
-            })
+            values = .int32((0..<n).map { i in Int(Int32(bitPattern: le32(bytes, i))) })
         case "uint8":
             try need(n)
             values = .uint8(bytes)
@@ -305,4 +299,14 @@ func jDict(_ any: Any?, _ what: String) throws -> [String: Any] {
 func jList(_ any: Any?, _ what: String) throws -> [Any] {
     guard let d = any as? [Any] else { throw GoldenError.bad("\(what) is not a list") }
     return d
+}
+
+/// The `i`-th little-endian 32-bit word of `bytes`.
+func le32(_ bytes: [UInt8], _ i: Int) -> UInt32 {
+    var v: UInt32 = 0
+    for k in 0..<4 {
+        let b: UInt32 = UInt32(bytes[4 * i + k])
+        v |= b << UInt32(8 * k)
+    }
+    return v
 }
