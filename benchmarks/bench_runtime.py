@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 checkpoint=checkpoint,
                 image_size=args.image_size,
                 verify=False,
+                golden=False,
                 threads=args.threads,
             )
             run_export(config)

@@ -169,15 +169,18 @@ def everything_recall(predictor: Any, sample: Sample, mode: str, points_per_side
             for t in thresholds}
 
 
-def evaluate(predictor: Any, samples: Iterable[Sample], everything: bool,
+def evaluate(predictor: Any, samples: Iterable[Sample], everything: int | None,
              points_per_side: int, progress: Any = None) -> dict[str, Any]:
-    """Run every metric over ``samples``; returns means, counts and timing."""
+    """Run every metric over ``samples``; returns means, counts and timing.
+
+    ``everything``: run everything mode on the first this many images (None: all, 0: none).
+    """
     per: dict[str, list[float]] = {}
     n_images = 0
     start = time.monotonic()
     for sample in samples:
         parts = eval_prompts(predictor, sample)
-        if everything:
+        if everything is None or n_images < everything:
             for mode in ("grid", "hierarchical"):
                 parts.update(everything_recall(predictor, sample, mode, points_per_side))
         for key, vals in parts.items():
@@ -191,6 +194,7 @@ def evaluate(predictor: Any, samples: Iterable[Sample], everything: bool,
         "metrics": {k: float(np.mean(v)) for k, v in per.items()},
         "n_images": n_images,
         "n_instances": len(per["point_top"]),
+        "n_images_everything": n_images if everything is None else min(n_images, everything),
         "seconds": time.monotonic() - start,
     }
 
@@ -239,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-image-size", type=int, default=None,
                     help="size of generated images (default: the model's image size)")
     ap.add_argument("--limit", type=int, help="evaluate at most this many images of --data")
-    ap.add_argument("--no-everything", action="store_true", help="skip everything mode")
+    ap.add_argument("--everything-limit", type=int, default=None, metavar="N",
+                    help="run everything mode on the first N images only (0: skip it)")
     ap.add_argument("--points-per-side", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out-json")
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         size = args.data_image_size or predictor.image_size
         samples = make_split("heldout", args.heldout, args.seed, size)
         data_desc = f"heldout n={args.heldout} seed={args.seed} image_size={size}"
-    result = evaluate(predictor, samples, not args.no_everything, args.points_per_side,
+    result = evaluate(predictor, samples, args.everything_limit, args.points_per_side,
                       progress=lambda s: print(s, file=sys.stderr, flush=True))
     result.update(source=source, data=data_desc, points_per_side=args.points_per_side)
     print(f"{source}\n{data_desc}: {result['n_images']} images, "

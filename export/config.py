@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from tinysam_export.assets import DEMO_CHECKPOINT
 from tinysam_export.errors import ExportError
 
 from tinysam_mobile.spec import DEFAULT_IMAGE_SIZE, ModelGeometry
@@ -42,8 +43,8 @@ SUPPORTED: dict[Target, frozenset[Precision]] = {
 DEFAULT_OPSET = 18
 """ONNX opset of the exported graphs (the dynamo exporter's lowest; ONNX Runtime Mobile runs it)."""
 
-EMBEDDED_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "demo_vit_t.pth"
-"""Where the packaged demo model lives once it is shipped (``--checkpoint`` omitted)."""
+EMBEDDED_CHECKPOINT: Path = DEMO_CHECKPOINT
+"""The packaged demo model, used when ``--checkpoint`` is omitted (see ``tinysam_export.assets``)."""
 
 
 def check_supported(target: Target, precision: Precision) -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import torch
 from tinysam_export import __version__
+from tinysam_export.assets import demo_image_size
 from tinysam_export.checkpoint import load_model
 from tinysam_export.config import EMBEDDED_CHECKPOINT, ExportConfig, Precision, Target
 from tinysam_export.errors import CheckpointError, ExportError
@@ -100,14 +101,11 @@ def resolve_checkpoint(config: ExportConfig) -> Path:
 
 
 def _embedded_image_size() -> int | None:
-    """Image size recorded next to the embedded demo model (``demo_vit_t.json``), if any."""
-    import json
-
-    meta = EMBEDDED_CHECKPOINT.with_suffix(".json")
-    if not meta.is_file():
+    """Image size the embedded demo model was trained at (``demo_vit_t.json``), if recorded."""
+    try:
+        return demo_image_size()
+    except (FileNotFoundError, KeyError):
         return None
-    size = json.loads(meta.read_text(encoding="utf-8")).get("image_size")
-    return int(size) if size is not None else None
 
 
 def stage_load(config: ExportConfig) -> LoadResult:

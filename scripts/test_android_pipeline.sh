@@ -64,25 +64,25 @@ fi
 
 # 3. Platform glue: type-checked against stubs of exactly the APIs it uses (stubs never shipped).
 STUBS="$DEMO/stubs"
-typecheck() {  # name, output jar, sources...
-  local name="$1" jar="$2"; shift 2
+typecheck() {  # name, extra classpath, output jar, sources...
+  local name="$1" cp="$2" jar="$3"; shift 3
   step "type-check $name against android_demo/stubs"
-  if "$KOTLINC" "${KFLAGS[@]}" -cp "$BUILD_DIR/pipeline.jar:$JSON_JAR" -d "$jar" "$@" 2>&1; then
+  if "$KOTLINC" "${KFLAGS[@]}" -cp "$BUILD_DIR/pipeline.jar:$JSON_JAR$cp" -d "$jar" "$@" 2>&1; then
     REPORT+=("type-checked    $name against stubs (not run: needs a device)")
   else
     REPORT+=("FAILED check    $name against stubs"); status=1
   fi
 }
 if [ -d "$STUBS" ] && [ -d "$DEMO/runtime/src/main/kotlin" ]; then
-  typecheck ":runtime (ORT Mobile, LiteRT)" "$BUILD_DIR/runtime-check.jar" \
+  typecheck ":runtime (ORT Mobile, LiteRT)" "" "$BUILD_DIR/runtime-check.jar" \
     "$STUBS/runtime" "$DEMO/runtime/src/main/kotlin"
 fi
 # :app files without @Composable code (ViewModel, state, image/model loading).
 mapfile -t APP_PLAIN < <(grep -L -E '@Composable|androidx\.compose' -r "$DEMO/app/src/main/kotlin" --include='*.kt' 2>/dev/null | sort)
 mapfile -t APP_COMPOSE < <(grep -l -E '@Composable|androidx\.compose' -r "$DEMO/app/src/main/kotlin" --include='*.kt' 2>/dev/null | sort)
 if [ ${#APP_PLAIN[@]} -gt 0 ]; then
-  typecheck ":app non-Compose files (${#APP_PLAIN[@]})" "$BUILD_DIR/app-check.jar" \
-    "$STUBS/runtime" "$STUBS/app" "$DEMO/runtime/src/main/kotlin" "${APP_PLAIN[@]}"
+  typecheck ":app non-Compose files: $(printf '%s ' "${APP_PLAIN[@]##*/}")" \
+    ":$BUILD_DIR/runtime-check.jar" "$BUILD_DIR/app-check.jar" "$STUBS/app" "${APP_PLAIN[@]}"
 fi
 for f in "${APP_COMPOSE[@]}"; do
   REPORT+=("NOT CHECKED     ${f#"$ROOT"/} (Compose: the Compose compiler plugin is not available here)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and test the Swift package ios_demo/ (TinySAMKit) against golden vectors, on Linux.
 #
-#   scripts/test_ios_pipeline.sh --golden DIR/golden      (or TINYSAM_GOLDEN_DIR=DIR/golden)
+#   scripts/test_ios_pipeline.sh --golden BUNDLE/golden [--manifest BUNDLE/manifest.json]
+#   (or TINYSAM_GOLDEN_DIR=...; the manifest defaults to the golden folder's parent's)
 #
 # 1. installs / reuses the Swift 6 chroot (scripts/setup_swift.sh, cached under
 #    $TINYSAM_SWIFT_CHROOT, default /opt/tinysam-swift-chroot);
@@ -16,10 +17,12 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHROOT="${TINYSAM_SWIFT_CHROOT:-/opt/tinysam-swift-chroot}"
 GOLDEN="${TINYSAM_GOLDEN_DIR:-}"
+MANIFEST=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --golden) GOLDEN="$2"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --manifest) MANIFEST="$2"; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -31,6 +34,8 @@ if [ -z "$GOLDEN" ] || [ ! -f "$GOLDEN/index.json" ]; then
     exit 2
 fi
 GOLDEN="$(cd "$GOLDEN" && pwd)"
+MANIFEST="${MANIFEST:-$GOLDEN/../manifest.json}"
+[ -f "$MANIFEST" ] || log "WARNING: no bundle manifest at $MANIFEST: the manifest test will FAIL"
 
 "$REPO/scripts/setup_swift.sh"
 
@@ -57,6 +62,7 @@ RES="$WORK/ios_demo/Tests/TinySAMKitTests/Resources/golden"
 rm -rf "$RES"
 mkdir -p "$RES"
 cp -a "$GOLDEN/." "$RES/"
+[ -f "$MANIFEST" ] && cp "$MANIFEST" "$RES/bundle_manifest.json"
 log "golden vectors: $GOLDEN ($(find "$RES" -type f | wc -l) files) -> resource Resources/golden"
 
 in_chroot() {

@@ -77,7 +77,8 @@ def tiny_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def reference_bundle(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The full-size reference checkpoint exported once per session at 1024 (ONNX fp32),
-    verified on the synthetic images. Mark users ``checkpoint`` and ``slow``."""
+    verified on the synthetic images, without golden vectors. Mark users ``checkpoint`` and
+    ``slow``."""
     pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
     from tinysam_export.config import ExportConfig
     from tinysam_export.pipeline import run_export
@@ -89,5 +90,6 @@ def reference_bundle(reference_dir: Path, tmp_path_factory: pytest.TempPathFacto
         image_size=1024,
         threads=2,
         max_verify_images=0,
+        golden=False,
     )
     return run_export(config).out

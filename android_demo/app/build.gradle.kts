@@ -21,9 +21,14 @@ android {
         testInstrumentationRunner = "androidx.test.runner.AndroidJUnitRunner"
     }
 
+    // The on-phone benchmark runs against the (non-debuggable) release build:
+    //   ./gradlew -Ptinysam.testBuildType=release :app:connectedReleaseAndroidTest
+    testBuildType = providers.gradleProperty("tinysam.testBuildType").getOrElse("debug")
+
     buildTypes {
         release {
             isMinifyEnabled = false
+            // A demo: release builds are signed with the debug key so they install without setup.
             signingConfig = signingConfigs.getByName("debug")
         }
     }

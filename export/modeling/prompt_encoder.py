@@ -77,6 +77,13 @@ class PromptEncoder(nn.Module):
         pad
             Append one "not a point" (label -1), as SAM does for prompts without a box.
 
+        Notes
+        -----
+        Labels 2 and 3 get the box-corner embeddings, so two corners passed as points equal
+        :meth:`embed_boxes` (the official ``_embed_points`` leaves 2 / 3 without an embedding
+        and only reaches them through its box path). Labels outside {-1, 0, 1, 2, 3} get the
+        positional encoding alone.
+
         Returns
         -------
         torch.Tensor

@@ -86,7 +86,7 @@ def _dynamic_shapes(spec: GraphSpec) -> dict[str, dict[int, object] | None]:
     return out
 
 
-def _check_graph(model: object, spec: GraphSpec, onnx_mod: object) -> None:
+def _check_graph(model: object, spec: GraphSpec) -> None:
     """Check names, ranks, fixed dims, symbolic-dim names and op domains of an ONNX model."""
     graph = model.graph  # type: ignore[attr-defined]
     for kind, got_values, want in (
@@ -172,7 +172,7 @@ def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptio
         noisy.setLevel(level)
 
     model.producer_name = "tinysam-export"
-    _check_graph(model, spec, onnx)
+    _check_graph(model, spec)
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:

@@ -244,9 +244,9 @@ def make_sample(seed: int, image_size: int = 256) -> tuple[np.ndarray, np.ndarra
     rng = np.random.default_rng([GENERATOR_VERSION, seed])
     bg_base = rng.uniform(0, 255, 3)
     canvas = _texture(rng, size, bg_base)
-    inst = np.zeros((size, size), dtype=np.int32)
+    shapes: list[np.ndarray] = []
     n_obj = int(rng.integers(3, 16))
-    for k in range(1, n_obj + 1):
+    for _ in range(n_obj):
         kind = SHAPE_KINDS[int(rng.integers(0, len(SHAPE_KINDS)))]
         m = _shape_mask(rng, size, kind)
         if not m.any():
@@ -257,7 +257,7 @@ def make_sample(seed: int, image_size: int = 256) -> tuple[np.ndarray, np.ndarra
         if rng.random() < 0.3:  # darker or lighter outline
             edge = m & ~_erode(m)
             canvas[edge] = canvas[edge] * float(rng.uniform(0.3, 1.6))
-        inst[m] = k
+        shapes.append(m)
     if rng.random() < 0.2:
         canvas = canvas.mean(axis=2, keepdims=True).repeat(3, axis=2)
     contrast = float(rng.uniform(0.6, 1.2))
@@ -267,14 +267,34 @@ def make_sample(seed: int, image_size: int = 256) -> tuple[np.ndarray, np.ndarra
         radius = float(rng.uniform(0.4, 1.0))
         image = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
     min_area = max(12, (size * size) // 2000)
-    masks = [inst == k for k in range(1, n_obj + 1)]
-    masks = [m for m in masks if m.sum() >= min_area]
+    masks = [m for m in occlude(shapes) if m.sum() >= min_area] if shapes else []
     if not masks:  # every object was hidden; fall back to one rectangle
         m = np.zeros((size, size), dtype=bool)
         m[size // 4 : size // 2, size // 4 : size // 2] = True
         image[m] = 255 - image[m]
         masks = [m]
     return np.ascontiguousarray(image), np.stack(masks)
+
+
+def occlude(shapes: list[np.ndarray]) -> np.ndarray:
+    """Visible masks of shapes painted in order (later shapes cover earlier ones).
+
+    Parameters
+    ----------
+    shapes
+        Non-empty list of bool (H, W) full shape masks, in painting order.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (K, H, W): mask k is shape k minus every later shape (possibly empty).
+    """
+    covered = np.zeros(shapes[0].shape, dtype=bool)
+    visible = []
+    for m in reversed(shapes):
+        visible.append(m & ~covered)
+        covered |= m
+    return np.stack(visible[::-1])
 
 
 def _erode(mask: np.ndarray) -> np.ndarray:

@@ -63,7 +63,10 @@ def _pass_logits(batches: list[dict]) -> np.ndarray:
 def test_grid_pass_matches_raw_decoder_outputs(predictor: Predictor) -> None:
     events: list = []
     cfg = EverythingConfig(
-        mode="grid", points_per_side=4, points_per_batch=5, pred_iou_thresh=0.0,
+        mode="grid",
+        points_per_side=4,
+        points_per_batch=5,
+        pred_iou_thresh=0.0,
         stability_score_thresh=0.0,
     )
     res = generate_everything(predictor, None, cfg, trace=lambda e, d: events.append((e, d)))
@@ -135,9 +138,24 @@ def test_cli_everything_writes_json_and_overlay(tiny_bundle: Path, tmp_path: Pat
     Image.fromarray(_image()).save(img_path)
     out, overlay = tmp_path / "masks.json", tmp_path / "overlay.png"
     argv = [
-        "everything", str(img_path), "--bundle", str(tiny_bundle), "--mode", "grid",
-        "--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0",
-        "--out", str(out), "--overlay", str(overlay), "--threads", "1",
+        "everything",
+        str(img_path),
+        "--bundle",
+        str(tiny_bundle),
+        "--mode",
+        "grid",
+        "--points-per-side",
+        "4",
+        "--pred-iou-thresh",
+        "0",
+        "--stability-score-thresh",
+        "0",
+        "--out",
+        str(out),
+        "--overlay",
+        str(overlay),
+        "--threads",
+        "1",
     ]
     assert main(argv) == 0
     doc = json.loads(out.read_text())

@@ -13,7 +13,7 @@ onnx = pytest.importorskip("onnx")
 
 from tinysam_export import pipeline  # noqa: E402
 from tinysam_export.checkpoint import load_model  # noqa: E402
-from tinysam_export.config import ExportConfig, Precision, Target, check_supported  # noqa: E402
+from tinysam_export.config import SUPPORTED, ExportConfig, Precision, Target, check_supported  # noqa: E402
 from tinysam_export.errors import ExportError, VerificationError  # noqa: E402
 from tinysam_export.graphs import build_graphs, example_inputs  # noqa: E402
 from tinysam_export.reference import TorchSession  # noqa: E402
@@ -38,11 +38,16 @@ def _onnx_path(bundle: Path, graph: str) -> Path:
     return bundle / "onnx" / f"{graph}.fp32.onnx"
 
 
-def test_bundle_files_are_single_file_onnx(tiny_bundle: Path) -> None:
-    files = sorted(
-        p.relative_to(tiny_bundle).as_posix() for p in tiny_bundle.rglob("*") if p.is_file()
-    )
-    assert files == ["manifest.json", "onnx/decoder.fp32.onnx", "onnx/encoder.fp32.onnx"]
+def test_bundle_holds_single_file_onnx_graphs(tiny_bundle: Path) -> None:
+    graphs = sorted(p.relative_to(tiny_bundle).as_posix() for p in tiny_bundle.glob("onnx/*.onnx"))
+    assert graphs == ["onnx/decoder.fp32.onnx", "onnx/encoder.fp32.onnx"]
+    assert (tiny_bundle / "manifest.json").is_file()
+    assert not list(tiny_bundle.rglob("*.data"))  # no external-data side files
+    for path in graphs:
+        model = onnx.load(tiny_bundle / path, load_external_data=False)
+        assert not any(
+            onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer
+        )
     assert not list(tiny_bundle.parent.glob(".bundle.tmp-*"))  # temp folder removed
 
 
@@ -142,11 +147,18 @@ def test_bundle_runs_in_runtime_predictor(tiny_bundle: Path, torch_graphs: dict)
     np.testing.assert_allclose(got[2], want[2], atol=1e-4 * np.abs(want[2]).max())
 
 
+def _unsupported_pairs() -> list[tuple[Target, Precision]]:
+    return [(t, p) for t in Target for p in Precision if p not in SUPPORTED.get(t, ())]
+
+
 def test_unsupported_combinations_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="precision 'int8' is not supported for target 'onnx'"):
-        check_supported(Target.ONNX, Precision.INT8)
-    with pytest.raises(ExportError, match="target 'coreml' is not supported"):
-        ExportConfig(out=tmp_path / "x", targets=(Target.COREML,))
+    assert Precision.FP32 in SUPPORTED[Target.ONNX]
+    check_supported(Target.ONNX, Precision.FP32)
+    pairs = _unsupported_pairs()
+    assert pairs, "the table lists every combination; nothing left to refuse"
+    for target, precision in pairs:
+        with pytest.raises(ExportError, match=f"'{target.value}'"):
+            ExportConfig(out=tmp_path / "x", targets=(target,), precisions=(precision,))
     assert load_target(Target.ONNX).SUFFIX == ".onnx"
 
 
@@ -172,6 +184,7 @@ def test_failed_verification_leaves_nothing(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
 
     def fail(*args: object, **kwargs: object) -> dict:
         raise VerificationError("injected: decoder graph, case 'x': relative error 1 > 1e-4")
@@ -190,6 +203,7 @@ def test_failure_keeps_existing_bundle_with_force(
 ) -> None:
     monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
     monkeypatch.setattr(pipeline, "verify_graphs", _raise_verification)
+    monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "manifest.json").write_text("{}")

@@ -94,6 +94,7 @@ def test_image_size_differs_from_training_size(saved: Path) -> None:
         assert model.prompt_encoder.image_embedding_size == (size // 16, size // 16)
 
 
+@pytest.mark.checkpoint
 def test_reference_checkpoint_loads_at_512(reference_dir: Path) -> None:
     model = load_model(reference_dir / "reference_vit_t.pth", image_size=512)
     with torch.no_grad():

@@ -83,7 +83,9 @@ final class ImageAndCaseTests: XCTestCase {
         let lowHW = HW(lowRes.shape[2], lowRes.shape[3])
         var previous: [Float]? = nil
         if let from = prompt["mask_input_from"] as? String {
-            let src = try XCTUnwrap(all[from], "\(id): mask_input_from \(from) is not a case")
+            // mask_input_from names a case of the same image (case ids are "<image>__<case>").
+            let srcId = "\(try jDictString(doc["image"], "image"))__\(from)"
+            let src = try XCTUnwrap(all[srcId] ?? all[from], "\(id): mask_input_from \(from) is not a case of this image")
             let so = try jDict(src["decoder_outputs"], "decoder_outputs")
             let (sel, selIou) = try Postprocess.selectMasks(
                 try golden.array(so["low_res_masks"], "low_res_masks").floatTensor(),

@@ -1,0 +1,87 @@
+"""The iOS demo's Swift package (TinySAMKit), built and tested on Linux against fresh golden vectors.
+
+The golden folder is regenerated from the ``tiny_bundle`` export (random-weight ``vit_t`` at
+image size 256, ONNX fp32), so the XCTest suite checks what the Python runtime computes today.
+``scripts/test_ios_pipeline.sh`` installs Swift 6 into a cached Debian trixie chroot
+(``scripts/setup_swift.sh``, needs root), runs ``swift build`` and ``swift test`` there, and
+``swiftc -parse`` on the SwiftUI app; this test fails when any of that fails or when too few
+XCTests ran. The script's report says which parts were compiled and tested, which were only
+parsed and which were not checked at all (CoreML code is compiled out on Linux).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "test_ios_pipeline.sh"
+MIN_TESTS = 20
+"""XCTest methods the package has; fewer executed means tests were lost."""
+
+pytestmark = [pytest.mark.mobile, pytest.mark.export, pytest.mark.slow]
+
+
+def _require_root() -> None:
+    """The chroot needs root: fail under CI, skip with the reason elsewhere."""
+    if os.geteuid() != 0:
+        msg = "the Swift toolchain runs in a chroot (scripts/setup_swift.sh), which needs root"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def _golden_dir(bundle: Path) -> Path:
+    """``bundle/golden``, written by the export or, if the export did not, by the golden writer."""
+    golden = bundle / "golden"
+    if not (golden / "index.json").is_file():
+        proc = subprocess.run(
+            [sys.executable, "-m", "tinysam_mobile.golden", "--bundle", str(bundle)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert proc.returncode == 0, f"golden writer failed:\n{proc.stdout}\n{proc.stderr}"
+    assert (golden / "index.json").is_file(), f"no golden vectors in {golden}"
+    return golden
+
+
+def _run(*args: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=2400,
+        check=False,
+        cwd=ROOT,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_swift_pipeline_matches_golden_vectors(tiny_bundle: Path) -> None:
+    """Every XCTest of TinySAMKitTests passes on the golden vectors of a fresh export."""
+    _require_root()
+    golden = _golden_dir(tiny_bundle)
+    rc, out = _run("--golden", str(golden), "--manifest", str(tiny_bundle / "manifest.json"))
+    report = out[out.rfind("=== iOS pipeline report") :] if "iOS pipeline report" in out else ""
+    counts = re.findall(r"Executed (\d+) tests?, with (\d+) failures?", out)
+    assert counts, f"no XCTest summary from {SCRIPT.name}:\n{out[-8000:]}"
+    executed, failures = (int(v) for v in counts[-1])
+    assert failures == 0, f"{failures} Swift tests failed:\n{out[-12000:]}"
+    assert executed >= MIN_TESTS, f"only {executed} Swift tests ran:\n{report or out[-4000:]}"
+    assert rc == 0, f"{SCRIPT.name} exited {rc}:\n{report or out[-8000:]}"
+    assert "build: PASS" in report and "test: PASS" in report, report
+    assert "parse: PASS" in report, f"the SwiftUI app does not parse:\n{out[-4000:]}"
+
+
+def test_missing_golden_folder_fails_clearly(tmp_path: Path) -> None:
+    """Without golden vectors the script fails and says how to make them (never a silent pass)."""
+    rc, out = _run("--golden", str(tmp_path / "nowhere"))
+    assert rc == 2, out
+    assert "no golden folder" in out and "tinysam_mobile.golden" in out, out
