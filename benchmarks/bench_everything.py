@@ -35,8 +35,9 @@ from tinysam_mobile.everything import EverythingConfig, generate_everything
 from tinysam_mobile.everything.passes import valid_low_res_hw
 from tinysam_mobile.image_io import load_image
 from tinysam_mobile.masks import rle_to_mask, stability_score
-from tinysam_mobile.postprocess import upscale_logits
+from tinysam_mobile.postprocess import resize_bilinear, upscale_logits
 from tinysam_mobile.predictor import Predictor
+from tinysam_mobile.transforms import resized_hw
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -133,6 +134,56 @@ def stability_shortcut(predictor: Predictor, cfg: EverythingConfig, sample: int)
     return out
 
 
+def synthetic_stability_study(
+    n_masks: int, sizes_hw: list[tuple[int, int]], seed: int = 0
+) -> list[dict[str, Any]]:
+    """Low-res vs image-frame stability on synthetic SAM-like logits (no model needed).
+
+    Each mask is a union of 1-4 random ellipses in the 256x256 low-res frame with logits
+    ``slope * (1 - normalized radius) * 10`` (slope 4..30) plus smooth noise (a 16x16 Gaussian
+    field upscaled), i.e. sharp and soft edges, flat and bumpy interiors.
+    """
+    rng = np.random.default_rng(seed)
+    low = 256
+    yy, xx = np.mgrid[:low, :low].astype(np.float32)
+    logits = np.empty((n_masks, low, low), np.float32)
+    for i in range(n_masks):
+        f = np.full((low, low), -1e9, np.float32)
+        for _ in range(int(rng.integers(1, 5))):
+            cx, cy = rng.uniform(0, low, 2)
+            ax, ay = rng.uniform(3, 80, 2)
+            f = np.maximum(f, 1 - np.sqrt(((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2))
+        noise = rng.normal(0, rng.uniform(0.5, 4), (1, 16, 16)).astype(np.float32)
+        logits[i] = rng.uniform(4, 30) * f * 10 + resize_bilinear(noise, (low, low))[0]
+    rows = []
+    for hw in sizes_hw:
+        rhw = resized_hw(hw, 1024)
+        vh, vw = valid_low_res_hw(rhw, 1024, (low, low))
+        s_low = stability_score(logits[:, :vh, :vw], 0.0, 1.0)
+        s_img = np.concatenate(
+            [
+                stability_score(upscale_logits(logits[i : i + 8], rhw, hw, 1024), 0.0, 1.0)
+                for i in range(0, n_masks, 8)
+            ]
+        )
+        ok = s_img > 0
+        d = np.abs(s_low - s_img)[ok]
+        rows.append(
+            {
+                "image_hw": list(hw),
+                "masks": int(ok.sum()),
+                "abs_diff_mean": float(d.mean()),
+                "abs_diff_p99": float(np.quantile(d, 0.99)),
+                "abs_diff_max": float(d.max()),
+                "flips_at_0_95": int(np.sum((s_low >= 0.95) != (s_img >= 0.95))),
+                "pass_image_frame": int(np.sum(s_img >= 0.95)),
+                "pass_low_res": int(np.sum(s_low >= 0.95)),
+                "in_prefilter_band": int(np.sum((s_low >= 0.90) & (s_low < 0.95))),
+            }
+        )
+    return rows
+
+
 def bench_image(
     predictor: Predictor, path: Path, points_per_side: int, compare_stability: bool, sample: int
 ) -> dict[str, Any]:
@@ -180,7 +231,7 @@ def bench_image(
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print a table and optionally write JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", type=Path, required=True)
+    ap.add_argument("--bundle", type=Path, default=None, help="required unless --synthetic-*")
     ap.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     ap.add_argument("--target", default="onnx")
     ap.add_argument("--precision", default="fp32")
@@ -189,8 +240,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-images", type=int, default=0, help="0: all")
     ap.add_argument("--compare-stability", action="store_true")
     ap.add_argument("--stability-sample", type=int, default=384, help="masks sampled")
+    ap.add_argument(
+        "--synthetic-stability",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only run the low-res stability study on N synthetic masks (no model)",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.synthetic_stability:
+        rows = synthetic_stability_study(
+            args.synthetic_stability, [(770, 769), (534, 800), (3000, 4000)]
+        )
+        for row in rows:
+            print(json.dumps(row))
+        if args.out is not None:
+            args.out.write_text(json.dumps({"synthetic_stability": rows}, indent=1) + "\n")
+        return 0
+    if args.bundle is None:
+        ap.error("--bundle is required")
     images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if args.max_images:
         images = images[: args.max_images]

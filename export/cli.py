@@ -11,6 +11,8 @@ The options are derived from the fields of :class:`tinysam_export.config.ExportC
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import typing
 from dataclasses import MISSING, fields
@@ -121,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         from tinysam_export.pipeline import run_export
 
-        result = run_export(config, progress)
+        # stdout carries only the bundle path; converters that print go to stderr (or nowhere).
+        sink = io.StringIO() if args.quiet else sys.stderr
+        with contextlib.redirect_stdout(sink):
+            result = run_export(config, progress)
     except TinySamError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return EXIT_ERROR

@@ -102,7 +102,8 @@ class DecoderGraph(nn.Module):
     - Points and boxes arrive as one padded point list: a box is two corners labelled 2 and 3
       and prompts without a box already carry the padding point (label -1) that
       ``tinysam_mobile.prompts.encode_prompt`` appends. The graph therefore calls the model's
-      label arithmetic (``PromptEncoder.embed_points`` with ``pad=False``) once, instead of
+      branch-free per-label embedding (``PromptEncoder.embed_points``, ``pad=False``) once
+      (label -1: ``not_a_point_embed`` and no positional encoding), instead of
       ``PromptEncoder.forward`` with its ``if boxes is None`` branches and data-dependent
       concatenations.
     - The dense prompt embedding is ``has * mask_downscaling(mask_input) + (1 - has) *

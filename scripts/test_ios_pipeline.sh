@@ -37,11 +37,13 @@ GOLDEN="$(cd "$GOLDEN" && pwd)"
 MANIFEST="${MANIFEST:-$GOLDEN/../manifest.json}"
 [ -f "$MANIFEST" ] || log "WARNING: no bundle manifest at $MANIFEST: the manifest test will FAIL"
 
+# One run at a time (they share the .build cache and the /proc mount); the lock file sits next
+# to the chroot so it exists before the chroot does.
+mkdir -p "$(dirname "$CHROOT")"
+exec 8>"$CHROOT.test.lock"
+flock 8
 "$REPO/scripts/setup_swift.sh"
-
 WORK="$CHROOT/build/tinysam"          # inside the chroot: /build/tinysam
-exec 8>"$CHROOT/build.lock"
-flock 8                                # one test run at a time shares the .build cache
 
 MOUNTS=()
 cleanup() {
@@ -84,21 +86,24 @@ APP_FILES=$(cd "$WORK/ios_demo" && find TinySAMDemo -name '*.swift' | sort)
 if [ -n "$APP_FILES" ] && in_chroot "swiftc -parse $(echo $APP_FILES) 2>&1"; then STATUS_PARSE=PASS; fi
 
 EXECUTED=$(grep -Eo 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$TEST_LOG" | tail -1 || true)
+SUITES=$(grep -Eo "Test Suite '[A-Za-z]+Tests' (passed|failed)" "$TEST_LOG" | sed "s/Test Suite '//; s/'//" | sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g' || true)
 cat <<REPORT
 
 ==================== iOS pipeline report ====================
 toolchain: $(chroot "$CHROOT" /usr/bin/swift --version 2>&1 | head -1)
 golden:    $GOLDEN
-COMPILED AND TESTED (swift build + swift test on Linux):
-  TinySAMKit library (Pipeline/, Everything/, Manifest, Runtime protocols, SHA256), tinysam-cli
-  TinySAMKitTests against the golden vectors: ${EXECUTED:-no test summary found}
+COMPILED AND TESTED on Linux (swift build + swift test):
+  TinySAMKit: Pipeline/ (Transforms, PILBilinear, Prompts, Postprocess, Masks), Everything/,
+    Manifest, Runtime/ (Predictor, ManagedModel/ModelStore, Benchmark, SHA256); tinysam-cli (built)
+  TinySAMKitTests: ${EXECUTED:-no test summary found}
+    suites: ${SUITES:-none}
   build: $STATUS_BUILD ($((T1 - T0)) s)   test: $STATUS_TEST ($((T2 - T1)) s)
-ONLY PARSED (swiftc -parse: syntax, no type check; SwiftUI/PhotosUI do not exist on Linux):
+ONLY PARSED (swiftc -parse: syntax only, no type check; SwiftUI/PhotosUI/UIKit do not exist here):
   $(echo $APP_FILES)
   parse: $STATUS_PARSE
-NOT CHECKED AT ALL (canImport(CoreML) is false on Linux, so these are compiled out):
-  Sources/TinySAMKit/Runtime/CoreMLModel.swift (MLModel load/predict, compute units)
-  Tests/TinySAMKitTests/CoreMLBenchmarkTests.swift (on-device benchmark)
+NOT CHECKED AT ALL (inside #if canImport(CoreML), which is false on Linux: compiled out):
+  Sources/TinySAMKit/Runtime/CoreMLSession.swift (CoreMLModel load/compile/unload, compute units,
+    CoreMLSession MLMultiArray in/out, CoreMLModelFactory)
 =============================================================
 REPORT
 [ "$STATUS_BUILD" = PASS ] && [ "$STATUS_TEST" = PASS ] && [ "$STATUS_PARSE" = PASS ]

@@ -1,30 +1,33 @@
-"""ONNX INT8: static QDQ quantisation with per-channel weights, and ORT Mobile (``.ort``) files.
+"""ONNX INT8 with per-channel weights: static QDQ where it holds, weight-only where it does not.
 
-Recipe per graph (measured on the ``vit_t`` graphs; the figures are re-measured by the parity gate
-at every export and written into the manifest):
+Each graph is first quantised with its **static QDQ** recipe (activations and weights int8, so
+ONNX Runtime runs QLinearConv / QLinearMatMul integer kernels: the fast path):
 
-- **encoder**: static QDQ of every op. ONNX Runtime fuses the QDQ groups into integer kernels
-  (QLinearConv / QLinearMatMul / MatMulInteger paths), which is both the smallest file and the
-  fastest graph. Dynamic quantisation is not used: it turns Conv into ``ConvInteger``, a slow path.
-- **decoder**: static QDQ restricted to ``MatMul``, ``Gemm``, ``Conv`` and ``ConvTranspose``. The
-  decoder's other ops (softmax, layer norm, the GELU, the upscaling adds, the positional-encoding
-  sin/cos of the point coordinates) are precision-sensitive: quantising every op brings the mask
-  logits' cosine down to ~0.89 and wrecks the masks; the weight-carrying ops hold nearly all of
-  its bytes anyway.
+- encoder: QDQ around ``Conv``, ``MatMul`` and ``Gemm`` (the ops that carry the weights and
+  the time); softmax, layer norms and GELUs stay float between them;
+- decoder: QDQ around ``MatMul``, ``Gemm``, ``Conv`` and ``ConvTranspose``, calibrated on the
+  float encoder's embeddings of the calibration images with realistic prompts (quantising
+  *every* decoder op wrecks its masks: cosine 0.89).
 
-Both are calibrated with MinMax ranges: ONNX Runtime adds ReduceMin / ReduceMax outputs to the
-graph, so each feed leaves two scalars per tensor and calibration memory does not grow with the
-number of images (histogram methods keep every intermediate tensor; that peaked at 10 GB on the
-encoder). ``CalibMaxIntermediateOutputs`` is deliberately not used: in onnxruntime 1.31 it drops
-the collected ranges instead of merging them ("No data is collected"). The decoder is calibrated on the
-float encoder's embeddings of the calibration images with realistic prompts
-(:mod:`tinysam_export.quantize.calibration`).
+The result is then checked right away with the parity gate of :mod:`tinysam_export.quantize.gate`
+(mask IoU against the float graphs on the built-in verification images, the other graph kept
+float). If it fails, the graph falls back to the **weight-only** recipe (int8 weights with
+per-channel scales, float compute: the size of INT8, the numerics of float); the manifest records
+the recipe used, the static attempt's figures and why it was rejected. Measured on the reference
+checkpoint at 1024 (random weights, so mask logits sit within +-0.6 of the threshold and every
+perturbation flips pixels): static encoder embedding cosine 0.9989 but mean mask IoU ~0.97;
+static decoder mask IoU 0.84-0.94; weight-only decoder 0.98-0.99.
+
+Calibration uses MinMax ranges: ONNX Runtime adds ReduceMin / ReduceMax outputs to the graph, so
+each feed leaves two scalars per tensor and memory does not grow with the number of images
+(histogram methods keep every intermediate tensor; that peaked at 10 GB on the encoder). The
+augmented encoder session itself peaks at ~6 GB at image size 1024. ``CalibMaxIntermediateOutputs``
+is deliberately not used: in onnxruntime 1.31 it drops the collected ranges instead of merging
+them ("No data is collected").
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +35,19 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from tinysam_export.errors import ExportError
+from tinysam_export.errors import ExportError, VerificationError
 from tinysam_export.quantize.calibration import DecoderFeeds, EncoderFeeds
+from tinysam_export.quantize.weight_only import quantize_weights_only
 
+from tinysam_mobile.session import OrtSession
 from tinysam_mobile.spec import GraphName, ModelGeometry, decoder_spec, encoder_spec
+from tinysam_mobile.transforms import preprocess
+
+ENCODER_OP_TYPES: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
+"""Encoder ops that are quantised."""
 
 DECODER_OP_TYPES: tuple[str, ...] = ("MatMul", "Gemm", "Conv", "ConvTranspose")
-"""Decoder ops that are quantised (see the module docstring)."""
-
-REQUIRED_OPS_CONFIG = "required_operators.config"
-"""Operator list of a reduced ORT Mobile build (``build.py --include_ops_by_config``)."""
+"""Decoder ops that are quantised."""
 
 
 @dataclass(frozen=True)
@@ -49,46 +55,61 @@ class Int8Recipe:
     """How one graph is quantised; written to the manifest (``artifact.quantization``)."""
 
     graph: GraphName
-    op_types: tuple[str, ...] | None
+    method: str  # "static" (QDQ activations + weights) or "weight_only"
+    op_types: tuple[str, ...]
     reason: str
     per_channel: bool = True
     activation_type: str = "QUInt8"
     weight_type: str = "QInt8"
     calibrate_method: str = "MinMax"
-    quant_format: str = "QDQ"
 
-    def to_json(self, calibration_source: str, feeds: int) -> dict[str, Any]:
-        """Manifest form, with where the calibration data came from."""
-        return {
-            "method": "static",
-            "format": self.quant_format,
-            "op_types": list(self.op_types) if self.op_types else "all",
+    def to_json(self, calibration_source: str | None, feeds: int) -> dict[str, Any]:
+        """Manifest form, with where the calibration data came from (static only)."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "format": "QDQ",
+            "op_types": list(self.op_types),
             "per_channel": self.per_channel,
-            "activation_type": self.activation_type,
             "weight_type": self.weight_type,
-            "calibration": {
+            "reason": self.reason,
+        }
+        if self.method == "static":
+            out["activation_type"] = self.activation_type
+            out["calibration"] = {
                 "method": self.calibrate_method,
                 "source": calibration_source,
                 "feeds": feeds,
-            },
-            "tool": f"onnxruntime.quantization {ort.__version__}",
-            "reason": self.reason,
-        }
+            }
+            out["tool"] = f"onnxruntime.quantization {ort.__version__}"
+        else:
+            out["activation_type"] = "float32"
+            out["tool"] = "tinysam_export.quantize.weight_only"
+        return out
 
 
-RECIPES: dict[GraphName, Int8Recipe] = {
+STATIC: dict[GraphName, Int8Recipe] = {
     GraphName.ENCODER: Int8Recipe(
-        GraphName.ENCODER,
-        None,
-        "static QDQ of every op runs as integer kernels: smallest and fastest encoder",
+        GraphName.ENCODER, "static", ENCODER_OP_TYPES, "integer kernels: smallest and fastest"
     ),
     GraphName.DECODER: Int8Recipe(
         GraphName.DECODER,
+        "static",
         DECODER_OP_TYPES,
-        "only the weight-carrying ops: quantising every decoder op wrecks the masks",
+        "integer kernels on the weight-carrying ops only (all ops: masks wrecked)",
     ),
 }
-"""The recipe of each graph."""
+"""First choice per graph."""
+
+WEIGHT_ONLY: dict[GraphName, Int8Recipe] = {
+    g: Int8Recipe(
+        g,
+        "weight_only",
+        ENCODER_OP_TYPES if g is GraphName.ENCODER else DECODER_OP_TYPES,
+        "static QDQ failed the mask-IoU gate; int8 weights, float compute",
+    )
+    for g in GraphName
+}
+"""Fallback per graph."""
 
 
 @dataclass(frozen=True)
@@ -118,17 +139,8 @@ class _Counting:
         self.count = 0
 
 
-def _session(path: Path, threads: int | None) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def quantize_graph(
-    fp32_path: Path, out_path: Path, reader: Any, recipe: Int8Recipe, source: str
-) -> Int8Artifact:
-    """Quantise one float ONNX graph with ``recipe``, calibrated on ``reader``'s feeds.
+def quantize_static_graph(fp32_path: Path, out_path: Path, reader: Any, recipe: Int8Recipe) -> int:
+    """Static QDQ of one float graph with ``recipe``; returns the number of calibration feeds.
 
     Raises
     ------
@@ -144,7 +156,7 @@ def quantize_graph(
             str(out_path),
             counting,
             quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(recipe.op_types) if recipe.op_types else None,
+            op_types_to_quantize=list(recipe.op_types),
             per_channel=recipe.per_channel,
             activation_type=QuantType[recipe.activation_type],
             weight_type=QuantType[recipe.weight_type],
@@ -156,7 +168,7 @@ def quantize_graph(
         ) from exc
     if counting.count == 0:
         raise ExportError(f"INT8 calibration of the {recipe.graph.value} graph saw no feed")
-    return Int8Artifact(recipe.graph, Path(out_path), recipe.to_json(source, counting.count))
+    return counting.count
 
 
 def quantize_onnx_int8(
@@ -169,7 +181,7 @@ def quantize_onnx_int8(
     threads: int | None = None,
     names: tuple[str, str] = ("encoder.int8.onnx", "decoder.int8.onnx"),
 ) -> dict[GraphName, Int8Artifact]:
-    """Quantise both graphs of a bundle.
+    """Quantise both graphs of a bundle (static first, weight-only when the gate rejects it).
 
     Parameters
     ----------
@@ -182,98 +194,60 @@ def quantize_onnx_int8(
     images
         uint8 (H, W, 3) RGB calibration images.
     source
-        Description of where the images came from (manifest).
+        Where the images came from (manifest).
     threads
-        ONNX Runtime threads of the float sessions that make the decoder's calibration data.
-
-    Returns
-    -------
-    dict
-        :class:`Int8Artifact` per graph.
+        ONNX Runtime threads of the float sessions (decoder calibration data, the check).
     """
+    from tinysam_export.quantize.gate import verify_low_precision
+    from tinysam_export.verify import synthetic_images
+
     if not images:
         raise ExportError("INT8 calibration needs at least one image")
     out_dir.mkdir(parents=True, exist_ok=True)
-    enc_spec, dec_spec = encoder_spec(geometry), decoder_spec(geometry)
-    enc_name = enc_spec.input_names[0]
-    enc = quantize_graph(
-        encoder_fp32,
-        out_dir / names[0],
-        EncoderFeeds(images, geometry, enc_name),
-        RECIPES[GraphName.ENCODER],
-        source,
-    )
-    enc_sess = _session(encoder_fp32, threads)
-    from tinysam_mobile.transforms import preprocess
+    specs = {GraphName.ENCODER: encoder_spec(geometry), GraphName.DECODER: decoder_spec(geometry)}
+    fp32 = {GraphName.ENCODER: encoder_fp32, GraphName.DECODER: decoder_fp32}
+    float_sessions = {g: OrtSession(fp32[g], specs[g], threads) for g in fp32}
+    enc_in = specs[GraphName.ENCODER].input_names[0]
+    enc_out = specs[GraphName.ENCODER].output_names[0]
 
-    embeddings = [
-        enc_sess.run(None, {enc_name: preprocess(img, geometry.image_size)})[0] for img in images
-    ]
-    del enc_sess
-    dec_sess = _session(decoder_fp32, threads)
+    def readers(g: GraphName) -> Any:
+        if g is GraphName.ENCODER:
+            return EncoderFeeds(images, geometry, enc_in)
+        embeddings = [
+            float_sessions[GraphName.ENCODER].run({enc_in: preprocess(img, geometry.image_size)})[
+                enc_out
+            ]
+            for img in images
+        ]
+        dec = float_sessions[GraphName.DECODER]
 
-    def refine(feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        low, iou = dec_sess.run(dec_spec.output_names, feed)
-        return low, iou
+        def refine(feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            out = dec.run(feed)
+            return tuple(out[n] for n in specs[GraphName.DECODER].output_names)
 
-    reader = DecoderFeeds(
-        embeddings,
-        [img.shape[:2] for img in images],
-        geometry,
-        dec_spec.input_names,
-        refine=refine,
-    )
-    dec = quantize_graph(
-        decoder_fp32, out_dir / names[1], reader, RECIPES[GraphName.DECODER], source
-    )
-    return {GraphName.ENCODER: enc, GraphName.DECODER: dec}
+        hws = [img.shape[:2] for img in images]
+        return DecoderFeeds(embeddings, hws, geometry, specs[g].input_names, refine=refine)
 
-
-def write_ort_models(onnx_paths: Sequence[Path], out_dir: Path) -> tuple[list[Path], Path]:
-    """Convert ONNX graphs to ORT format for ONNX Runtime Mobile, plus the operator list.
-
-    Uses ``onnxruntime.tools.convert_onnx_models_to_ort`` with the fixed optimisation style for
-    ARM targets (``session.qdqisint8allowed``), so the ``.ort`` files run on a phone's CPU EP
-    without further graph rewriting.
-
-    Returns
-    -------
-    (ort_paths, config_path)
-        ``out_dir / <stem>.ort`` for each input, in order, and ``out_dir / required_operators.config``
-        (the operators and opsets of all of them: the input of a reduced ORT Mobile build).
-    """
-    from onnxruntime.tools.convert_onnx_models_to_ort import (
-        OptimizationStyle,
-        convert_onnx_models_to_ort,
-    )
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tinysam-ort-") as tmp:
-        src = Path(tmp) / "src"
-        dst = Path(tmp) / "dst"
-        src.mkdir()
-        for p in onnx_paths:
-            shutil.copy2(p, src / Path(p).name)
+    out: dict[GraphName, Int8Artifact] = {}
+    check_images = synthetic_images()
+    for g, name in zip((GraphName.ENCODER, GraphName.DECODER), names, strict=True):
+        path = out_dir / name
+        feeds = quantize_static_graph(fp32[g], path, readers(g), STATIC[g])
+        record = STATIC[g].to_json(source, feeds)
+        candidate = dict(float_sessions)
+        candidate[g] = OrtSession(path, specs[g], threads)
+        pair = (GraphName.ENCODER, GraphName.DECODER)
         try:
-            convert_onnx_models_to_ort(
-                src,
-                output_dir=dst,
-                optimization_styles=[OptimizationStyle.Fixed],
-                target_platform="arm",
-            )
-        except Exception as exc:
-            raise ExportError(f"conversion to ORT format failed: {exc}") from exc
-        ort_paths = []
-        for p in onnx_paths:
-            produced = dst / (Path(p).stem + ".ort")
-            if not produced.is_file():
-                raise ExportError(f"ORT conversion wrote no {produced.name} for {Path(p).name}")
-            target = out_dir / produced.name
-            shutil.move(produced, target)
-            ort_paths.append(target)
-        configs = list(dst.glob("required_operators*.config"))
-        if not configs:
-            raise ExportError("ORT conversion wrote no required_operators.config")
-        config = out_dir / REQUIRED_OPS_CONFIG
-        shutil.move(configs[0], config)
-    return ort_paths, config
+            record["check"] = verify_low_precision(
+                tuple(float_sessions[k] for k in pair),
+                tuple(candidate[k] for k in pair),
+                geometry,
+                check_images,
+                f"onnx/int8 (static {g.value} only)",
+            )["decoder"]["masks"]
+        except VerificationError as exc:
+            quantize_weights_only(fp32[g], path, WEIGHT_ONLY[g].op_types)
+            record = WEIGHT_ONLY[g].to_json(None, 0)
+            record["rejected"] = {"recipe": STATIC[g].to_json(source, feeds), "why": str(exc)}
+        out[g] = Int8Artifact(g, path, record)
+    return out

@@ -27,6 +27,8 @@ from tinysam_mobile.masks import box_nms, coco_rle_decode, mask_to_box, rle_to_m
 from tinysam_mobile.postprocess import upscale_logits
 from tinysam_mobile.predictor import Predictor
 
+pytestmark = pytest.mark.export  # needs the exported tiny_bundle
+
 HW = (90, 140)
 
 

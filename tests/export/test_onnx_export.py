@@ -180,10 +180,18 @@ class _FakeTarget:
         return {"fake": "0"}
 
 
+def _use_fake_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake the convert stage and skip the INT8 / .ort stage (nothing to quantise)."""
+    from tinysam_export.quantize.stage import QuantizeResult
+
+    monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    monkeypatch.setattr(pipeline, "stage_quantize", lambda *args, **kwargs: QuantizeResult())
+
+
 def test_failed_verification_leaves_nothing(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    _use_fake_conversion(monkeypatch)
     monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
 
     def fail(*args: object, **kwargs: object) -> dict:
@@ -201,7 +209,7 @@ def test_failed_verification_leaves_nothing(
 def test_failure_keeps_existing_bundle_with_force(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    _use_fake_conversion(monkeypatch)
     monkeypatch.setattr(pipeline, "verify_graphs", _raise_verification)
     monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
     out = tmp_path / "bundle"
@@ -221,7 +229,7 @@ def _raise_verification(*args: object, **kwargs: object) -> dict:
 def test_existing_out_refused_without_force_and_replaced_with_force(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    _use_fake_conversion(monkeypatch)
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "old.txt").write_text("previous export")

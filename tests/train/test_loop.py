@@ -32,7 +32,7 @@ def test_lr_schedule_warmup_then_cosine() -> None:
     lrs = [lr_at(s, cfg) for s in range(100)]
     assert lrs[0] == pytest.approx(1e-4)
     assert lrs[9] == pytest.approx(1e-3)
-    assert all(a >= b for a, b in itertools.pairwise(lrs))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[9:]))
     assert lrs[-1] == pytest.approx(1e-4, rel=0.05)
 
 

@@ -62,9 +62,11 @@ final class SegmentViewModel: ObservableObject {
             let manifest = try Manifest.load(bundleDir: dir)
             precisions = manifest.variants.filter { $0.target == "coreml" }.map(\.precision)
             if !precisions.contains(precision), let first = precisions.first { precision = first }
-            let units = computeUnits, prec = precision
+            let units = computeUnits, prec = precision, old = store
+            store = nil
+            predictor = nil
             let (s, p) = try await onWorker { () -> (ModelStore, Predictor) in
-                self.store?.unload()
+                old?.unload()
                 let s = try ModelStore(bundleDir: dir, target: "coreml", precision: prec, factory: CoreMLModelFactory())
                 return (s, try s.predictor(computeUnits: units))
             }

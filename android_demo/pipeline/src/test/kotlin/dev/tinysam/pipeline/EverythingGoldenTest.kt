@@ -52,6 +52,7 @@ class EverythingGoldenTest {
         boxNmsThresh = c.getDouble("box_nms_thresh"),
         minMaskRegionArea = c.getInt("min_mask_region_area"),
         stabilityFrame = StabilityFrame.entries.first { it.key == c.getString("stability_frame") },
+        stabilityPrefilterMargin = c.optDouble("stability_prefilter_margin", 0.05),
     )
 
     private fun batches(pass: JSONObject): List<JSONObject> = pass.getJSONArray("batches").let { a -> (0 until a.length()).map { a.getJSONObject(it) } }

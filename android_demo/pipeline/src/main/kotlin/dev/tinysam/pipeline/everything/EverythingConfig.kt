@@ -3,8 +3,13 @@ package dev.tinysam.pipeline.everything
 /** Single pass over the full grid ([GRID], SAM) or TinySAM's two-pass [HIERARCHICAL] mode. */
 enum class EverythingMode(val key: String) { HIERARCHICAL("hierarchical"), GRID("grid") }
 
-/** Where the stability score is computed; see [Passes]. */
-enum class StabilityFrame(val key: String) { LOW_RES("low_res"), IMAGE("image") }
+/**
+ * Where the stability score is computed; see [Passes]. [LOW_RES]: on the low-res logits cropped to
+ * the image (rejected masks are never upscaled). [IMAGE]: SAM's order, on the upscaled logits.
+ * [PREFILTER]: the low-res score rejects masks below `stabilityScoreThresh -
+ * stabilityPrefilterMargin`, the others get SAM's image-frame score and decision.
+ */
+enum class StabilityFrame(val key: String) { LOW_RES("low_res"), IMAGE("image"), PREFILTER("prefilter") }
 
 /**
  * Parameters of segment-everything; mirrors `everything/config.py` (`EverythingConfig`), with
@@ -19,6 +24,8 @@ enum class StabilityFrame(val key: String) { LOW_RES("low_res"), IMAGE("image") 
  *   pixels covered.
  * @property boxNmsThresh box IoU above which the lower-scored of two masks is dropped.
  * @property minMaskRegionArea if > 0, fill holes / remove islands smaller than this, then re-run NMS.
+ * @property stabilityFrame where the stability score is computed.
+ * @property stabilityPrefilterMargin margin of [StabilityFrame.PREFILTER].
  */
 data class EverythingConfig(
     val mode: EverythingMode = EverythingMode.HIERARCHICAL,
@@ -31,6 +38,7 @@ data class EverythingConfig(
     val boxNmsThresh: Double = 0.7,
     val minMaskRegionArea: Int = 0,
     val stabilityFrame: StabilityFrame = StabilityFrame.LOW_RES,
+    val stabilityPrefilterMargin: Double = 0.05,
 ) {
     init {
         require(pointsPerSide >= 1) { "pointsPerSide must be >= 1, got $pointsPerSide" }
@@ -47,6 +55,7 @@ data class EverythingConfig(
         }
         require(stabilityScoreOffset >= 0) { "stabilityScoreOffset must be >= 0, got $stabilityScoreOffset" }
         require(boxNmsThresh in 0.0..1.0) { "boxNmsThresh must be in [0, 1], got $boxNmsThresh" }
+        require(stabilityPrefilterMargin in 0.0..1.0) { "stabilityPrefilterMargin must be in [0, 1], got $stabilityPrefilterMargin" }
     }
 
     /** Points per side of the first hierarchical pass: `max(1, pointsPerSide / 4)`. */

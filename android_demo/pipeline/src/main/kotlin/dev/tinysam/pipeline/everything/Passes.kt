@@ -85,8 +85,8 @@ class PassResult(
  * 1. the decoder runs once per `pointsPerBatch` prompts (one positive point plus the padding
  *    point each); tokens 1..3 are used;
  * 2. predicted-IoU filter;
- * 3. stability filter, on the low-res logits cropped to the image area ([StabilityFrame.LOW_RES])
- *    or on the upscaled logits ([StabilityFrame.IMAGE]);
+ * 3. stability filter, on the low-res logits cropped to the image area ([StabilityFrame.LOW_RES]),
+ *    on the upscaled logits ([StabilityFrame.IMAGE]), or both ([StabilityFrame.PREFILTER]);
  * 4. survivors are upscaled to the image, thresholded, boxed, checked against the crop edge (the
  *    crop is the whole image, so everything is kept) and stored as RLEs.
  *
@@ -190,27 +190,32 @@ object Passes {
             val base = start * PassResult.TOKENS_PER_PROMPT
             var idx = qualityFilter(iou, config.predIouThresh, strict = true)
             idx.forEach { afterIou += it + base }
+            // Stability: low-res score (final for LOW_RES, a prefilter for PREFILTER), then the
+            // image-frame score on the upscaled survivors (IMAGE, PREFILTER).
+            val exact = config.stabilityFrame != StabilityFrame.LOW_RES
             var stab: FloatArray
-            if (config.stabilityFrame == StabilityFrame.LOW_RES) {
+            if (config.stabilityFrame != StabilityFrame.IMAGE) {
                 val v = validLowResHw(rhw, size, Hw(lh, lw))
                 stab = Masks.stabilityScore(slicePlanes(low, idx, v.height, v.width), thr.toDouble(), config.stabilityScoreOffset)
-                val keep = qualityFilter(stab, config.stabilityScoreThresh, strict = false)
+                val cut = config.stabilityScoreThresh - if (exact) config.stabilityPrefilterMargin else 0.0
+                val keep = qualityFilter(stab, cut, strict = false)
                 idx = IntArray(keep.size) { idx[keep[it]] }
                 stab = FloatArray(keep.size) { stab[keep[it]] }
-                idx.forEach { afterStab += it + base }
             } else {
                 stab = FloatArray(idx.size)
             }
+            if (!exact) idx.forEach { afterStab += it + base }
             // Upscale the survivors one at a time (bounded memory on large photos).
             val survivors = ArrayList<Int>()
             val batchBoxes = ArrayList<IntArray>()
             val batchRles = ArrayList<Masks.Rle>()
             val batchHigh = ArrayList<Masks.Rle>()
+            val stabThresh = config.stabilityScoreThresh.toFloat()
             for (k in idx.indices) {
                 val logits = Postprocess.upscaleLogits(slicePlanes(low, intArrayOf(idx[k]), lh, lw), rhw, hw, size)
-                if (config.stabilityFrame == StabilityFrame.IMAGE) {
+                if (exact) {
                     stab[k] = Masks.stabilityScore(logits, thr.toDouble(), config.stabilityScoreOffset)[0]
-                    if (!(config.stabilityScoreThresh <= 0.0 || stab[k] >= config.stabilityScoreThresh.toFloat())) continue
+                    if (stab[k] < stabThresh) continue
                 }
                 val mask = BooleanArray(logits.size) { logits.data[it] > thr }
                 survivors += k
@@ -218,7 +223,7 @@ object Passes {
                 batchRles += Masks.maskToRle(mask, hw)
                 if (keepHighConfidence) batchHigh += Masks.maskToRle(BooleanArray(logits.size) { logits.data[it] > high }, hw)
             }
-            if (config.stabilityFrame == StabilityFrame.IMAGE) survivors.forEach { afterStab += idx[it] + base }
+            if (exact) survivors.forEach { afterStab += idx[it] + base }
             val flatBoxes = DoubleArray(batchBoxes.size * 4) { batchBoxes[it / 4][it % 4].toDouble() }
             val near = Masks.isBoxNearCropEdge(flatBoxes, crop, crop)
             for (p in survivors.indices) {

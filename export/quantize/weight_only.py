@@ -1,0 +1,78 @@
+"""Weight-only INT8: int8 weights with per-channel scales, float compute (``DequantizeLinear``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_WEIGHT_AXIS = {"MatMul": 1, "Conv": 0, "ConvTranspose": 1}
+"""Output-channel axis of the weight (input 1) of each op; Gemm depends on ``transB``."""
+
+
+def quantize_weights_only(
+    fp32_path: Path, out_path: Path, op_types: Sequence[str]
+) -> tuple[Path, int]:
+    """Store the weights of ``op_types`` as int8 with per-output-channel scales.
+
+    Each weight initializer ``W`` becomes ``W_q`` (int8), ``W_scale`` (float32, one per output
+    channel) and ``W_zero`` (int8 zeros) feeding a ``DequantizeLinear`` node (opset >= 13, ``axis``
+    = the output-channel axis) whose output keeps the name ``W``, so the consumers are unchanged
+    and compute in float. Symmetric rounding: ``W_q = clip(round(W / s), -127, 127)``,
+    ``s = max |W| / 127`` per channel.
+
+    Returns
+    -------
+    (path, count)
+        The written graph and how many weights were quantised.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(fp32_path))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    targets: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type not in op_types or len(node.input) < 2 or node.input[1] not in inits:
+            continue
+        if node.op_type == "Gemm":
+            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+            axis = 0 if trans_b else 1
+        else:
+            axis = _WEIGHT_AXIS[node.op_type]
+        targets.setdefault(node.input[1], axis)
+    new_nodes = []
+    for name, axis in targets.items():
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        if w.ndim < 2:
+            continue
+        other = tuple(a for a in range(w.ndim) if a != axis)
+        scale = np.abs(w).max(axis=other) / 127.0
+        scale[scale == 0] = 1.0
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        graph.initializer.remove(inits[name])
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{name}_q"),
+                numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
+                numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero"),
+            ]
+        )
+        new_nodes.append(
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{name}_q", f"{name}_scale", f"{name}_zero"],
+                [name],
+                name=f"{name}_dequantize",
+                axis=axis,
+            )
+        )
+    for i, n in enumerate(new_nodes):
+        graph.node.insert(i, n)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
+    return Path(out_path), len(new_nodes)
