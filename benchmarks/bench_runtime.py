@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from tinysam_export.checkpoint import load_model
 from tinysam_export.config import ExportConfig
 from tinysam_export.graphs import build_graphs
 from tinysam_export.pipeline import run_export
 from tinysam_export.reference import TorchSession
-
 from tinysam_mobile.manifest import load_manifest, sha256_file
 from tinysam_mobile.session import GraphSession, OrtSession
 from tinysam_mobile.spec import GraphName

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from tinysam_export.assets import DEMO_CHECKPOINT
 from tinysam_export.errors import ExportError
-
 from tinysam_mobile.spec import DEFAULT_IMAGE_SIZE, ModelGeometry
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from torch import nn
+
 from tinysam_export import __version__
 from tinysam_export.assets import demo_image_size
 from tinysam_export.checkpoint import load_model
@@ -31,8 +33,6 @@ from tinysam_export.quantize.stage import int8_pairs, stage_quantize  # H8: INT8
 from tinysam_export.reference import TorchSession
 from tinysam_export.targets import ConvertOptions, load_target
 from tinysam_export.verify import FP32_THRESHOLDS, shared_images, synthetic_images, verify_graphs
-from torch import nn
-
 from tinysam_mobile.manifest import Artifact, Manifest, sha256_file, write_manifest
 from tinysam_mobile.session import open_session
 from tinysam_mobile.spec import GraphName, ModelGeometry

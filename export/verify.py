@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tinysam_export.errors import VerificationError
 
+from tinysam_export.errors import VerificationError
 from tinysam_mobile.image_io import load_image
 from tinysam_mobile.predictor import Predictor
 from tinysam_mobile.session import GraphSession

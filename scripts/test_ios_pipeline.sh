@@ -2,7 +2,11 @@
 # Build and test the Swift package ios_demo/ (TinySAMKit) against golden vectors, on Linux.
 #
 #   scripts/test_ios_pipeline.sh --golden BUNDLE/golden [--manifest BUNDLE/manifest.json]
-#   (or TINYSAM_GOLDEN_DIR=...; the manifest defaults to the golden folder's parent's)
+#                                [--allow-empty-everything]
+#   (or TINYSAM_GOLDEN_DIR=...; the manifest defaults to the golden folder's parent's).
+#   --allow-empty-everything: the folder comes from a random-weight model whose everything mode
+#   keeps no mask; without it the everything test fails on such vectors (it would compare
+#   empty lists), so pass a folder that exercises everything mode without the flag too.
 #
 # 1. installs / reuses the Swift 6 chroot (scripts/setup_swift.sh, cached under
 #    $TINYSAM_SWIFT_CHROOT, default /opt/tinysam-swift-chroot);
@@ -18,11 +22,13 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHROOT="${TINYSAM_SWIFT_CHROOT:-/opt/tinysam-swift-chroot}"
 GOLDEN="${TINYSAM_GOLDEN_DIR:-}"
 MANIFEST=""
+ALLOW_EMPTY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --golden) GOLDEN="$2"; shift 2 ;;
         --manifest) MANIFEST="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --allow-empty-everything) ALLOW_EMPTY=1; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -69,6 +75,7 @@ log "golden vectors: $GOLDEN ($(find "$RES" -type f | wc -l) files) -> resource 
 
 in_chroot() {
     chroot "$CHROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+        TINYSAM_ALLOW_EMPTY_EVERYTHING="$ALLOW_EMPTY" \
         /bin/bash -c "cd /build/tinysam/ios_demo && $*"
 }
 
@@ -91,7 +98,7 @@ cat <<REPORT
 
 ==================== iOS pipeline report ====================
 toolchain: $(chroot "$CHROOT" /usr/bin/swift --version 2>&1 | head -1)
-golden:    $GOLDEN
+golden:    $GOLDEN$([ "$ALLOW_EMPTY" = 1 ] && echo " (random weights: empty everything mode allowed)")
 COMPILED AND TESTED on Linux (swift build + swift test):
   TinySAMKit: Pipeline/ (Transforms, PILBilinear, Prompts, Postprocess, Masks), Everything/,
     Manifest, Runtime/ (Predictor, ManagedModel/ModelStore, Benchmark, SHA256); tinysam-cli (built)

@@ -239,7 +239,11 @@ def open_session(
                 "onnxruntime is not installed: pip install tinysam-mobile (it is a core dependency)"
             ) from None
         return OrtSession(path, spec, threads=threads)
+    if artifact.target == "tflite":  # H8: tinysam_mobile.backends.tflite (ai-edge-litert)
+        from tinysam_mobile.backends.tflite import TfliteSession
+
+        return TfliteSession(path, spec, threads=threads)
     raise BundleError(
         f"target {artifact.target!r} of {artifact.file} is not supported by this runtime "
-        "(supported: onnx)"
+        "(supported: onnx, tflite)"
     )

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 from PIL import Image, ImageDraw, ImageFilter
-from tinysam_export.errors import ExportError
 
+from tinysam_export.errors import ExportError
 from tinysam_mobile.image_io import load_image
 from tinysam_mobile.prompts import encode_prompt, prepare_mask_input
 from tinysam_mobile.spec import PIXEL_MEAN, ModelGeometry

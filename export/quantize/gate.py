@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
 from tinysam_export.errors import VerificationError
 from tinysam_export.verify import (
     batch_points_model,
@@ -26,7 +27,6 @@ from tinysam_export.verify import (
     prompt_cases,
     sqnr_db,
 )
-
 from tinysam_mobile.postprocess import threshold, upscale_logits
 from tinysam_mobile.predictor import Predictor
 from tinysam_mobile.prompts import encode_prompt, prepare_mask_input

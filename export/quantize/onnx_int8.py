@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+
 from tinysam_export.errors import ExportError, VerificationError
 from tinysam_export.quantize.calibration import DecoderFeeds, EncoderFeeds
 from tinysam_export.quantize.weight_only import quantize_weights_only
-
 from tinysam_mobile.session import OrtSession
 from tinysam_mobile.spec import GraphName, ModelGeometry, decoder_spec, encoder_spec
 from tinysam_mobile.transforms import preprocess

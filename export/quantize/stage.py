@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from tinysam_export.config import ExportConfig, Precision, Target
 from tinysam_export.quantize.calibration import load_calibration_images
 from tinysam_export.quantize.onnx_int8 import quantize_onnx_int8
 from tinysam_export.quantize.ort_mobile import write_ort_models
 from tinysam_export.targets import ConvertOptions, artifact_name, load_target
-from torch import nn
-
 from tinysam_mobile.spec import GraphName, ModelGeometry
 
 ORT_DIR = "onnx/ort"

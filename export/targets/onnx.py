@@ -27,7 +27,6 @@ from tinysam_export.config import Precision
 from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
 from tinysam_export.targets import ConvertOptions, artifact_name
-
 from tinysam_mobile.errors import MissingDependencyError
 
 if TYPE_CHECKING:

@@ -18,7 +18,6 @@ from tinysam_export.errors import ExportError, VerificationError  # noqa: E402
 from tinysam_export.graphs import build_graphs, example_inputs  # noqa: E402
 from tinysam_export.reference import TorchSession  # noqa: E402
 from tinysam_export.targets import load_target  # noqa: E402
-
 from tinysam_mobile.manifest import load_manifest, sha256_file  # noqa: E402
 from tinysam_mobile.predictor import Predictor  # noqa: E402
 from tinysam_mobile.session import OrtSession  # noqa: E402
@@ -239,7 +238,13 @@ def test_existing_out_refused_without_force_and_replaced_with_force(
     assert (out / "old.txt").exists()
 
     forced = ExportConfig(
-        out=out, checkpoint=tiny_checkpoint, image_size=SIZE, verify=False, force=True, threads=2
+        out=out,
+        checkpoint=tiny_checkpoint,
+        image_size=SIZE,
+        verify=False,
+        golden=False,  # golden vectors need real graphs; this test fakes the conversion
+        force=True,
+        threads=2,
     )
     pipeline.run_export(forced)
     assert not (out / "old.txt").exists()

@@ -150,3 +150,4 @@ def test_kotlin_pipeline_matches_golden_vectors(tiny_bundle: Path, synthetic_gol
     assert passed >= 60, f"only {passed} Kotlin tests ran (two golden folders):\n{summary}"
     assert proc.returncode == 0, f"{SCRIPT.name} exited {proc.returncode}:\n{summary}"
     assert "compiled+tested :pipeline" in summary
+    print(summary)  # shown with `pytest -s`: what was compiled, type-checked, not checked

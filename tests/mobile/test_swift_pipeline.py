@@ -1,7 +1,14 @@
 """The iOS demo's Swift package (TinySAMKit), built and tested on Linux against fresh golden vectors.
 
-The golden folder is regenerated from the ``tiny_bundle`` export (random-weight ``vit_t`` at
-image size 256, ONNX fp32), so the XCTest suite checks what the Python runtime computes today.
+Two golden folders are written by the Python golden writer, so the XCTest suite checks what the
+Python runtime computes today:
+
+- ``tiny_bundle/golden``: the ``tiny_bundle`` export (random-weight ``vit_t`` at image size 256,
+  ONNX fp32): real graphs and decoder outputs, but everything mode keeps no mask, so that run
+  passes ``--allow-empty-everything``;
+- a folder from the synthetic encoder/decoder sessions of ``test_kotlin_pipeline.py`` (discs
+  around the prompts, spread IoU scores), whose everything-mode vectors keep and drop masks at
+  every step; that run requires non-empty everything results.
 ``scripts/test_ios_pipeline.sh`` installs Swift 6 into a cached Debian trixie chroot
 (``scripts/setup_swift.sh``, needs root), runs ``swift build`` and ``swift test`` there, and
 ``swiftc -parse`` on the SwiftUI app; this test fails when any of that fails or when too few
@@ -18,6 +25,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
+
+from tinysam_mobile.golden.writer import verify_golden, write_golden
+from tinysam_mobile.manifest import Manifest, write_manifest
+from tinysam_mobile.predictor import Predictor
+from tinysam_mobile.spec import ModelGeometry, graph_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "test_ios_pipeline.sh"
@@ -64,11 +77,21 @@ def _run(*args: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def test_swift_pipeline_matches_golden_vectors(tiny_bundle: Path) -> None:
-    """Every XCTest of TinySAMKitTests passes on the golden vectors of a fresh export."""
-    _require_root()
-    golden = _golden_dir(tiny_bundle)
-    rc, out = _run("--golden", str(golden), "--manifest", str(tiny_bundle / "manifest.json"))
+@pytest.fixture(scope="module")
+def synthetic_swift_golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``BUNDLE/golden`` and ``BUNDLE/manifest.json`` (graphs, no artifacts) of the synthetic
+    sessions."""
+    bundle = tmp_path_factory.mktemp("synthetic_swift_bundle")
+    geometry = ModelGeometry(SYNTHETIC_SIZE)
+    write_manifest(bundle, Manifest(geometry, graphs=graph_specs(geometry)))
+    predictor = Predictor(SyntheticEncoder(geometry), SyntheticDecoder(geometry), geometry)
+    golden = write_golden(predictor, bundle / "golden", graphs_used={"target": "synthetic"})
+    assert verify_golden(golden) == []
+    return golden
+
+
+def _check(rc: int, out: str) -> str:
+    """Assert a script run passed every XCTest; return its report."""
     report = out[out.rfind("=== iOS pipeline report") :] if "iOS pipeline report" in out else ""
     counts = re.findall(r"Executed (\d+) tests?, with (\d+) failures?", out)
     assert counts, f"no XCTest summary from {SCRIPT.name}:\n{out[-8000:]}"
@@ -78,6 +101,28 @@ def test_swift_pipeline_matches_golden_vectors(tiny_bundle: Path) -> None:
     assert rc == 0, f"{SCRIPT.name} exited {rc}:\n{report or out[-8000:]}"
     assert "build: PASS" in report and "test: PASS" in report, report
     assert "parse: PASS" in report, f"the SwiftUI app does not parse:\n{out[-4000:]}"
+    return report
+
+
+def test_swift_pipeline_matches_golden_vectors(tiny_bundle: Path) -> None:
+    """Every XCTest of TinySAMKitTests passes on the golden vectors of a fresh export."""
+    _require_root()
+    golden = _golden_dir(tiny_bundle)
+    manifest = tiny_bundle / "manifest.json"
+    _check(*_run("--golden", str(golden), "--manifest", str(manifest), "--allow-empty-everything"))
+
+
+def test_swift_everything_mode_on_synthetic_vectors(synthetic_swift_golden: Path) -> None:
+    """Every XCTest passes on the synthetic vectors, whose everything mode keeps masks."""
+    _require_root()
+    manifest = synthetic_swift_golden.parent / "manifest.json"
+    rc, out = _run("--golden", str(synthetic_swift_golden), "--manifest", str(manifest))
+    _check(rc, out)
+    kept = re.findall(
+        r"EVERYTHING-CHECKED .*: coarse kept (\d+), dense kept (\d+), final (\d+)", out
+    )
+    assert kept, f"the everything replay did not run:\n{out[-6000:]}"
+    assert all(int(v) > 0 for row in kept for v in row), kept
 
 
 def test_missing_golden_folder_fails_clearly(tmp_path: Path) -> None:

@@ -180,3 +180,19 @@ def test_wrong_schema_version_is_refused(golden: Path, tmp_path: Path) -> None:
     (copy / "index.json").write_text(json.dumps(index))
     with pytest.raises(BundleError, match="schema_version 99"):
         verify_golden(copy)
+
+
+@pytest.mark.export
+def test_bundle_golden(tiny_bundle: Path) -> None:
+    """The exporter wrote DIR/golden from the bundle's own ONNX graphs, and it verifies."""
+    from tinysam_mobile.golden.__main__ import main
+
+    golden = tiny_bundle / "golden"
+    index = json.loads((golden / "index.json").read_text())
+    assert index["graphs_used"] == {"target": "onnx", "precision": "fp32"}
+    assert index["model"]["image_size"] == 256
+    assert verify_golden(golden) == []
+    assert main(["--bundle", str(tiny_bundle), "--check-only"]) == 0
+    doc = json.loads((golden / "case__synth_landscape__batch.json").read_text())
+    low = load_array(golden, doc["decoder_outputs"]["low_res_masks"])
+    assert low.shape == (3, 4, 64, 64) and np.isfinite(low).all()

@@ -16,7 +16,9 @@ mutates nothing; a port or a golden-vector writer can call them one by one):
     decoder inputs in the model frame: the point (label 1) plus SAM's padding point (label -1).
 ``run_pass(predictor, points_xy_image, config, name=..., keep_high_confidence=..., trace=...)``
     ``-> PassResult``: decoder calls of ``points_per_batch`` prompts, tokens 1..3, IoU filter,
-    stability filter, upscaling of survivors only, boxes, crop-edge filter, RLEs. Flat mask
+    stability filter (``config.stability_frame``: low-res shortcut, SAM's image frame, or a
+    low-res prefilter plus the image-frame decision), upscaling of survivors only, boxes,
+    crop-edge filter, RLEs. Flat mask
     index = ``prompt * 3 + token - 1``; ``kept_after_iou``, ``kept_after_stability``, ``kept``
     are such indices. ``trace("decoder_batch", {...})`` sees the raw decoder inputs and outputs
     of every batch without the pass keeping them. ``coarse_pass`` / ``dense_pass`` are the two

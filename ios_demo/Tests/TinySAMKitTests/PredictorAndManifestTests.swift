@@ -93,15 +93,15 @@ final class PredictorAndManifestTests: XCTestCase {
                                  "\(url.path) is missing: copy BUNDLE/manifest.json there (the test script does)")
         let m = try Manifest.parse(data)
         XCTAssertEqual(m.schemaVersion, Spec.schemaVersion)
-        let idxModel = try jDict(golden.index["model"], "index.model")
-        XCTAssertEqual(m.geometry.imageSize, try jInt(idxModel["image_size"], "image_size"))
+        XCTAssertEqual(m.geometry.embeddingHW.h * Spec.patchStride, m.geometry.imageSize)
         XCTAssertEqual(m.graphs[.decoder]?.inputNames, [TensorName.imageEmbeddings, TensorName.pointCoords, TensorName.pointLabels,
                                                         TensorName.maskInput, TensorName.hasMaskInput])
         XCTAssertEqual(m.graphs[.decoder]?.outputNames, [TensorName.lowResMasks, TensorName.iouPredictions])
         XCTAssertEqual(m.graphs[.encoder]?.inputNames, [TensorName.image])
-        let used = try jDict(golden.index["graphs_used"], "graphs_used")
-        let t = try jDictString(used["target"], "target"), pr = try jDictString(used["precision"], "precision")
-        XCTAssertNoThrow(try m.artifact(target: t, precision: pr, graph: .encoder))
+        for a in m.artifacts {
+            XCTAssertEqual(try m.artifact(target: a.target, precision: a.precision, graph: a.graph).file, a.file)
+        }
+        let pr = m.artifacts.first?.precision ?? "fp32"
         XCTAssertThrowsError(try m.artifact(target: "nonexistent", precision: pr, graph: .encoder))
     }
 

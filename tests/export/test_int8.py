@@ -1,0 +1,190 @@
+"""INT8 pass: weight-only quantisation, calibration inputs, the mask-IoU gate, and a full export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tinysam_export.errors import ExportError, VerificationError
+from tinysam_export.quantize.calibration import builtin_images, load_calibration_images
+from tinysam_export.quantize.gate import verify_low_precision
+from tinysam_export.quantize.weight_only import quantize_weights_only
+from tinysam_mobile.spec import EMBED_DIM, ModelGeometry, decoder_spec, encoder_spec
+
+
+def _tiny_graph(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """y = Conv(x, cw) flattened @ mw: one Conv and one MatMul weight."""
+    rng = np.random.default_rng(0)
+    cw = rng.normal(0, 1, (4, 3, 3, 3)).astype(np.float32)
+    cw[0] *= 100.0  # one loud channel: per-channel scales keep the quiet ones precise
+    mw = rng.normal(0, 1, (4 * 6 * 6, 5)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "cw"], ["c"]),
+        helper.make_node("Reshape", ["c", "shape"], ["f"]),
+        helper.make_node("MatMul", ["f", "mw"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        [
+            numpy_helper.from_array(cw, "cw"),
+            numpy_helper.from_array(mw, "mw"),
+            numpy_helper.from_array(np.array([1, -1], np.int64), "shape"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    onnx.save(model, str(path))
+    return cw, mw
+
+
+def test_weight_only_stores_int8_and_stays_close(tmp_path: Path) -> None:
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    _tiny_graph(src)
+    _, count = quantize_weights_only(src, dst, ("Conv", "MatMul"))
+    assert count == 2
+    model = onnx.load(str(dst))
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert inits["cw_q"].dtype == np.int8 and inits["mw_q"].dtype == np.int8
+    assert "cw" not in inits and "mw" not in inits
+    assert inits["cw_scale"].shape == (4,) and inits["mw_scale"].shape == (5,)
+    dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert {n.output[0] for n in dq} == {"cw", "mw"}
+    # the quiet conv channels keep their own (small) scale
+    assert inits["cw_scale"][1] < inits["cw_scale"][0] / 20
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    y_f = ort.InferenceSession(str(src)).run(None, {"x": x})[0]
+    y_q = ort.InferenceSession(str(dst)).run(None, {"x": x})[0]
+    rel = np.abs(y_q - y_f).max() / np.abs(y_f).max()
+    assert 0 < rel < 0.02
+
+
+def test_builtin_calibration_images_are_varied_and_deterministic() -> None:
+    a, b = builtin_images(4), builtin_images(4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert len({im.shape for im in a}) >= 3
+    assert all(im.dtype == np.uint8 and im.std() > 20 for im in a)
+
+
+def test_calibration_dir_errors(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="is not a folder"):
+        load_calibration_images(tmp_path / "missing")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ExportError, match="holds no image"):
+        load_calibration_images(tmp_path)
+    images, source = load_calibration_images(None)
+    assert source == f"builtin:{len(images)}"
+
+
+# -- the gate, with numpy graph sessions ------------------------------------------------------
+
+GEOMETRY = ModelGeometry(64)
+
+
+class _Encoder:
+    def __init__(self, offset: float = 0.0) -> None:
+        self.spec = encoder_spec(GEOMETRY)
+        self.offset = offset
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = inputs["image"][0]
+        pooled = x.reshape(3, 4, 16, 4, 16).mean(axis=(2, 4)) / 255.0
+        emb = np.repeat(pooled.mean(axis=0)[None], EMBED_DIM, axis=0)[None]
+        emb = emb + self.offset
+        return {"image_embeddings": emb.astype(np.float32)}
+
+
+class _Decoder:
+    """Disc around the first point; radius grows with the embedding; optional logit noise."""
+
+    def __init__(self, noise: float = 0.0) -> None:
+        self.spec = decoder_spec(GEOMETRY)
+        self.noise = noise
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        coords = inputs["point_coords"]
+        b = coords.shape[0]
+        g = (np.arange(16) + 0.5) * 4.0
+        yy, xx = np.meshgrid(g, g, indexing="ij")
+        r = 12.0 + 40.0 * float(inputs["image_embeddings"].mean())
+        d = np.sqrt(
+            (xx - coords[:, 0, 0, None, None]) ** 2 + (yy - coords[:, 0, 1, None, None]) ** 2
+        )
+        low = np.repeat((r - d)[:, None], 4, axis=1).astype(np.float32)
+        low += self.noise * np.random.default_rng(1).normal(0, 1, low.shape).astype(np.float32)
+        return {"low_res_masks": low, "iou_predictions": np.full((b, 4), 0.9, np.float32)}
+
+
+def _images() -> list[tuple[str, np.ndarray]]:
+    return [("a", builtin_images(1)[0][:200, :300])]
+
+
+def test_gate_passes_identical_graphs() -> None:
+    ref = (_Encoder(), _Decoder())
+    figures = verify_low_precision(ref, (_Encoder(), _Decoder()), GEOMETRY, _images(), "fake/int8")
+    assert figures["decoder"]["masks"]["mask_iou"] == 1.0
+    assert figures["encoder"]["image_embeddings"]["cosine"] > 0.9999
+
+
+def test_gate_blames_the_decoder() -> None:
+    ref = (_Encoder(), _Decoder())
+    with pytest.raises(VerificationError, match=r"fake/int8 decoder graph, case 'a/"):
+        verify_low_precision(
+            ref, (_Encoder(), _Decoder(noise=8.0)), GEOMETRY, _images(), "fake/int8"
+        )
+
+
+def test_gate_blames_the_encoder() -> None:
+    ref = (_Encoder(), _Decoder())
+    with pytest.raises(VerificationError, match=r"fake/int8 encoder graph"):
+        verify_low_precision(
+            ref, (_Encoder(offset=0.3), _Decoder()), GEOMETRY, _images(), "fake/int8"
+        )
+
+
+# -- a real export ----------------------------------------------------------------------------
+
+
+@pytest.mark.export
+@pytest.mark.slow
+def test_int8_export_bundle(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from tinysam_export.config import ExportConfig
+    from tinysam_export.pipeline import run_export
+    from tinysam_mobile.predictor import Predictor
+
+    out = tmp_path / "bundle"
+    config = ExportConfig(
+        out=out,
+        checkpoint=tiny_checkpoint,
+        image_size=256,
+        precisions=("fp32", "int8"),
+        threads=2,
+        max_verify_images=0,
+    )
+    run_export(config)
+    manifest = json.loads((out / "manifest.json").read_text())
+    int8 = [a for a in manifest["artifacts"] if a["precision"] == "int8"]
+    fp32 = {a["graph"]: a for a in manifest["artifacts"] if a["precision"] == "fp32"}
+    assert {a["graph"] for a in int8} == {"encoder", "decoder"}
+    for a in int8:
+        q = a["quantization"]
+        assert q["method"] in ("static", "weight_only") and q["per_channel"] is True
+        assert a["size_bytes"] < 0.4 * fp32[a["graph"]]["size_bytes"]
+        assert a["parity"]["decoder"]["masks"]["mean_mask_iou"] >= 0.98
+    ort_dir = out / "onnx" / "ort"
+    ops = (ort_dir / "required_operators.config").read_text()
+    assert "ai.onnx;" in ops and "DequantizeLinear" in ops
+    for name in ("encoder.int8.ort", "decoder.int8.ort", "encoder.fp32.ort"):
+        ort.InferenceSession(str(ort_dir / name))
+    pred = Predictor.from_bundle(out, "onnx", "int8", threads=2)
+    pred.set_image(builtin_images(1)[0])
+    masks, iou, _ = pred.predict(point_coords=[[100, 100]], point_labels=[1])
+    assert masks.shape == (3, 480, 640) and iou.shape == (3,)
+    assert (out / "golden" / "index.json").is_file()
