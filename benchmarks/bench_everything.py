@@ -179,6 +179,7 @@ def synthetic_stability_study(
                 "pass_image_frame": int(np.sum(s_img >= 0.95)),
                 "pass_low_res": int(np.sum(s_low >= 0.95)),
                 "in_prefilter_band": int(np.sum((s_low >= 0.90) & (s_low < 0.95))),
+                "prefilter_misses": int(np.sum((s_low < 0.90) & (s_img >= 0.95))),
             }
         )
     return rows
