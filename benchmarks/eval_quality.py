@@ -68,8 +68,9 @@ def torch_predictor(checkpoint: str | Path, image_size: int, threads: int | None
         torch.set_num_threads(threads)
     sam = load_model(checkpoint, "vit_t", image_size)
     enc, dec = EncoderGraph(sam).eval(), DecoderGraph(sam).eval()
-    return Predictor(TorchSession(enc, enc.spec), TorchSession(dec, dec.spec),
-                     ModelGeometry(image_size))
+    return Predictor(
+        TorchSession(enc, enc.spec), TorchSession(dec, dec.spec), ModelGeometry(image_size)
+    )
 
 
 def checkpoint_image_size(checkpoint: str | Path) -> int | None:
@@ -94,8 +95,10 @@ def _decode_prompts(
     Returns masks (B, C, H, W) bool, iou (B, C) and low-res logits (B, C, h, w).
     """
     hw = predictor.original_hw
-    enc = [encode_prompt(hw, predictor.image_size, p.get("points"), p.get("labels"),
-                         p.get("box")) for p in prompts]
+    enc = [
+        encode_prompt(hw, predictor.image_size, p.get("points"), p.get("labels"), p.get("box"))
+        for p in prompts
+    ]
     coords = np.concatenate([c for c, _ in enc])
     labels = np.concatenate([lab for _, lab in enc])
     low, iou = predictor.decode(coords, labels, mask_inputs)
@@ -151,8 +154,13 @@ def eval_prompts(predictor: Any, sample: Sample) -> dict[str, list[float]]:
     return out
 
 
-def everything_recall(predictor: Any, sample: Sample, mode: str, points_per_side: int,
-                      thresholds: Iterable[float] = (0.5, 0.75)) -> dict[str, list[float]]:
+def everything_recall(
+    predictor: Any,
+    sample: Sample,
+    mode: str,
+    points_per_side: int,
+    thresholds: Iterable[float] = (0.5, 0.75),
+) -> dict[str, list[float]]:
     """Per-instance 0/1 matches of everything-mode masks at each IoU threshold."""
     from tinysam_mobile.everything import MaskGenerator
 
@@ -165,12 +173,18 @@ def everything_recall(predictor: Any, sample: Sample, mode: str, points_per_side
             inter = (pred & gt).reshape(len(pred), -1).sum(1)
             union = (pred | gt).reshape(len(pred), -1).sum(1)
             best[i] = (inter / np.maximum(union, 1)).max()
-    return {f"everything_{mode}_r{int(t * 100)}": (best >= t).astype(float).tolist()
-            for t in thresholds}
+    return {
+        f"everything_{mode}_r{int(t * 100)}": (best >= t).astype(float).tolist() for t in thresholds
+    }
 
 
-def evaluate(predictor: Any, samples: Iterable[Sample], everything: int | None,
-             points_per_side: int, progress: Any = None) -> dict[str, Any]:
+def evaluate(
+    predictor: Any,
+    samples: Iterable[Sample],
+    everything: int | None,
+    points_per_side: int,
+    progress: Any = None,
+) -> dict[str, Any]:
     """Run every metric over ``samples``; returns means, counts and timing.
 
     ``everything``: run everything mode on the first this many images (None: all, 0: none).
@@ -232,19 +246,31 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="PyTorch checkpoint (official vit_t layout)")
     src.add_argument("--bundle", help="exported bundle folder")
-    ap.add_argument("--image-size", type=int, help="encoder input size of --checkpoint "
-                    "(default: from X.json / config.json next to it)")
+    ap.add_argument(
+        "--image-size",
+        type=int,
+        help="encoder input size of --checkpoint (default: from X.json / config.json next to it)",
+    )
     ap.add_argument("--target", default="onnx")
     ap.add_argument("--precision", default="fp32")
     data = ap.add_mutually_exclusive_group(required=True)
     data.add_argument("--data", help="folder with images/ + masks/ or a COCO JSON")
     data.add_argument("--heldout", type=int, metavar="N", help="N generated held-out images")
     ap.add_argument("--seed", type=int, default=0, help="offset inside the held-out split")
-    ap.add_argument("--data-image-size", type=int, default=None,
-                    help="size of generated images (default: the model's image size)")
+    ap.add_argument(
+        "--data-image-size",
+        type=int,
+        default=None,
+        help="size of generated images (default: the model's image size)",
+    )
     ap.add_argument("--limit", type=int, help="evaluate at most this many images of --data")
-    ap.add_argument("--everything-limit", type=int, default=None, metavar="N",
-                    help="run everything mode on the first N images only (0: skip it)")
+    ap.add_argument(
+        "--everything-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run everything mode on the first N images only (0: skip it)",
+    )
     ap.add_argument("--points-per-side", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out-json")
@@ -269,11 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         size = args.data_image_size or predictor.image_size
         samples = make_split("heldout", args.heldout, args.seed, size)
         data_desc = f"heldout n={args.heldout} seed={args.seed} image_size={size}"
-    result = evaluate(predictor, samples, args.everything_limit, args.points_per_side,
-                      progress=lambda s: print(s, file=sys.stderr, flush=True))
+    result = evaluate(
+        predictor,
+        samples,
+        args.everything_limit,
+        args.points_per_side,
+        progress=lambda s: print(s, file=sys.stderr, flush=True),
+    )
     result.update(source=source, data=data_desc, points_per_side=args.points_per_side)
-    print(f"{source}\n{data_desc}: {result['n_images']} images, "
-          f"{result['n_instances']} instances, {result['seconds']:.0f} s")
+    print(
+        f"{source}\n{data_desc}: {result['n_images']} images, "
+        f"{result['n_instances']} instances, {result['seconds']:.0f} s"
+    )
     for key, val in result["metrics"].items():
         print(f"  {key:<28} {val:.4f}")
     if args.out_json:

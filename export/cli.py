@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         from tinysam_export.pipeline import run_export
 
-        # stdout carries only the bundle path; converters that print go to stderr (or nowhere).
-        sink = io.StringIO() if args.quiet else sys.stderr
-        with contextlib.redirect_stdout(sink):
+        # stdout carries only the bundle path; what converters print is dropped (their errors
+        # arrive as exceptions, and the stages report progress on stderr).
+        with contextlib.redirect_stdout(io.StringIO()):
             result = run_export(config, progress)
     except TinySamError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")

@@ -131,7 +131,7 @@ class ExportConfig:
         default=None, metadata={"flag": "--threads", "help": "CPU threads for torch / onnxruntime"}
     )
     opset: int = DEFAULT_OPSET
-    max_verify_images: int = 2
+    max_verify_images: int = 1
     # -- INT8 pass and golden vectors (tinysam_export.quantize, tinysam_mobile.golden) --
     calibration_dir: Path | None = field(
         default=None,

@@ -76,3 +76,69 @@ def quantize_weights_only(
     onnx.checker.check_model(model)
     onnx.save(model, str(out_path))
     return Path(out_path), len(new_nodes)
+
+
+COMPRESS_MIN_BYTES = 256 * 1024
+"""Float constants at least this large are stored as int8 by :func:`compress_constants`."""
+
+
+def compress_constants(path: Path, min_bytes: int = COMPRESS_MIN_BYTES) -> int:
+    """Store the large float constants that are not layer weights as int8 (in place).
+
+    The float graphs carry precomputed tables that no quantiser touches because they feed ``Add``
+    or ``Expand`` rather than a weight input: TinyViT's gathered attention-bias tables (one
+    ``(heads, N, N)`` table per block, 0.77 MB each at 1024) and the decoder's dense positional
+    encoding ``(1, 256, 64, 64)`` (4.2 MB). They are rewritten like weights: int8 with one scale
+    per slice of their first non-unit axis (per head / per channel) and a ``DequantizeLinear``.
+
+    Returns
+    -------
+    int
+        Number of constants rewritten.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    consumers: dict[str, set[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, set()).add(node.op_type)
+    qdq = {"DequantizeLinear", "QuantizeLinear"}
+    new_nodes = []
+    for init in list(graph.initializer):
+        if init.data_type != TensorProto.FLOAT or consumers.get(init.name, set()) & qdq:
+            continue
+        w = numpy_helper.to_array(init)
+        if w.nbytes < min_bytes or w.ndim == 0:
+            continue
+        axis = next((a for a, d in enumerate(w.shape) if d > 1), 0)
+        other = tuple(a for a in range(w.ndim) if a != axis)
+        scale = np.abs(w).max(axis=other) / 127.0
+        scale[scale == 0] = 1.0
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        graph.initializer.remove(init)
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{init.name}_q"),
+                numpy_helper.from_array(scale.astype(np.float32), f"{init.name}_scale"),
+                numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{init.name}_zero"),
+            ]
+        )
+        new_nodes.append(
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{init.name}_q", f"{init.name}_scale", f"{init.name}_zero"],
+                [init.name],
+                name=f"{init.name}_dequantize",
+                axis=axis,
+            )
+        )
+    for i, n in enumerate(new_nodes):
+        graph.node.insert(i, n)
+    if new_nodes:
+        onnx.save(model, str(path))
+    return len(new_nodes)

@@ -102,6 +102,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     import torch
+
     from tinysam_export.checkpoint import load_model, save_state_dict
 
     run_dir = Path(args.run_dir)

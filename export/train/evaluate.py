@@ -41,8 +41,12 @@ def quick_eval(model: torch.nn.Module, image_size: int, n_images: int) -> dict[s
     """
     was_training = model.training
     model.eval()
-    scores: dict[str, list[float]] = {"point_top": [], "point_best": [], "box_single": [],
-                                      "box_top": []}
+    scores: dict[str, list[float]] = {
+        "point_top": [],
+        "point_best": [],
+        "box_single": [],
+        "box_top": [],
+    }
     try:
         for sample in make_split("heldout", n_images, MONITOR_SEED_OFFSET, image_size):
             k = len(sample.masks)
@@ -56,10 +60,13 @@ def quick_eval(model: torch.nn.Module, image_size: int, n_images: int) -> dict[s
                 labels[k + i] = BOX_LABELS
             img = torch.from_numpy(sample.image).permute(2, 0, 1)[None].float()
             emb = model.encode_image(img)
-            low, iou = model.forward_prompts(emb, torch.from_numpy(coords),
-                                             torch.from_numpy(labels))
-            up = F.interpolate(low, (image_size, image_size), mode="bilinear",
-                               align_corners=False) > 0
+            low, iou = model.forward_prompts(
+                emb, torch.from_numpy(coords), torch.from_numpy(labels)
+            )
+            up = (
+                F.interpolate(low, (image_size, image_size), mode="bilinear", align_corners=False)
+                > 0
+            )
             gt = torch.from_numpy(sample.masks)
             gt2 = torch.cat([gt, gt])[:, None]
             ious = _iou(up, gt2)  # (2K, 4)

@@ -64,6 +64,8 @@ class TrainConfig:
     eval_images: int = 16
     checkpoint_every: int = 200
     out_dir: str = "runs/train"
+    init_from: str = ""
+    """Checkpoint (official layout) to start from instead of random weights ("" = scratch)."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "prompts_per_image", "threads", "eval_images"):
@@ -281,7 +283,7 @@ def train(
     and per evaluation), ``step_XXXXXX.pth`` every ``checkpoint_every`` steps and ``final.pth``
     (float32 state dicts in the official ``vit_t`` layout).
     """
-    from tinysam_export.checkpoint import save_state_dict
+    from tinysam_export.checkpoint import load_model, save_state_dict
     from tinysam_export.modeling.build import build_sam
 
     torch.set_num_threads(cfg.threads)
@@ -291,7 +293,10 @@ def train(
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     log_path = out / "log.jsonl"
     log_path.write_text("")
-    model = build_sam(cfg.model, cfg.image_size)
+    if cfg.init_from:
+        model = load_model(cfg.init_from, cfg.model, cfg.image_size)
+    else:
+        model = build_sam(cfg.model, cfg.image_size)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "bias" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "bias" not in n)]

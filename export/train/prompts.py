@@ -109,7 +109,10 @@ def sample_positive_point(
 
 
 def jitter_box(
-    box: np.ndarray, rng: np.random.Generator, hw: tuple[int, int], std_frac: float = 0.1,
+    box: np.ndarray,
+    rng: np.random.Generator,
+    hw: tuple[int, int],
+    std_frac: float = 0.1,
     max_px: float = 20.0,
 ) -> np.ndarray:
     """Perturb each box coordinate by N(0, std_frac * side), clipped to ``max_px`` and the image.

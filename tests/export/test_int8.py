@@ -188,3 +188,37 @@ def test_int8_export_bundle(tiny_checkpoint: Path, tmp_path: Path) -> None:
     masks, iou, _ = pred.predict(point_coords=[[100, 100]], point_labels=[1])
     assert masks.shape == (3, 480, 640) and iou.shape == (3,)
     assert (out / "golden" / "index.json").is_file()
+
+
+def test_compress_constants_rewrites_large_tables_only(tmp_path: Path) -> None:
+    from tinysam_export.quantize.weight_only import compress_constants
+
+    rng = np.random.default_rng(2)
+    table = rng.normal(0, 1, (4, 130, 130)).astype(np.float32)  # 270 KB: like a bias table
+    table[0] *= 50.0
+    small = rng.normal(0, 1, (4, 130, 1)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "t"], ["a"]), helper.make_node("Add", ["a", "s"], ["y"])],
+        "tables",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 130, 130])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 130, 130])],
+        [numpy_helper.from_array(table, "t"), numpy_helper.from_array(small, "s")],
+    )
+    path = tmp_path / "t.onnx"
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9),
+        str(path),
+    )
+    before = path.stat().st_size
+    assert compress_constants(path) == 1
+    assert path.stat().st_size < 0.4 * before
+    names = {t.name for t in onnx.load(str(path)).graph.initializer}
+    assert {"t_q", "t_scale", "s"} <= names and "t" not in names
+    x = np.zeros((4, 130, 130), np.float32)
+    y = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    err = np.abs(y - (table + small))
+    # per-head scales: the quiet heads keep their own precision
+    assert (
+        err[1:].max() < np.abs(table[1:]).max() / 127
+        and err[0].max() < np.abs(table[0]).max() / 127
+    )

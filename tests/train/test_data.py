@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+
 from tinysam_export.train.data import (
     SPLIT_SEED_RANGES,
     instance_map,
@@ -145,8 +146,12 @@ def test_read_coco_folder(tmp_path) -> None:
         "images": [{"id": 1, "file_name": "a.png", "height": 20, "width": 30}],
         "annotations": [
             {"id": 1, "image_id": 1, "iscrowd": 0, "segmentation": coco_rle_encode(rle_mask)},
-            {"id": 2, "image_id": 1, "iscrowd": 0,
-             "segmentation": [[10, 10, 19, 10, 19, 17, 10, 17]]},
+            {
+                "id": 2,
+                "image_id": 1,
+                "iscrowd": 0,
+                "segmentation": [[10, 10, 19, 10, 19, 17, 10, 17]],
+            },
             {"id": 3, "image_id": 1, "iscrowd": 1, "segmentation": coco_rle_encode(rle_mask)},
         ],
     }

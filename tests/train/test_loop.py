@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tinysam_export.train.data import split_of
 from tinysam_export.train.loop import (
     TrainConfig,
@@ -76,14 +77,35 @@ def test_add_clicks_keeps_box_corners_and_pad_last() -> None:
 @pytest.mark.export
 def test_two_step_smoke_run_writes_loadable_checkpoint(tmp_path) -> None:
     import torch
+
     from tinysam_export.checkpoint import load_model
     from tinysam_export.train.cli import main
 
-    rc = main([
-        "run", "--image-size", "64", "--steps", "2", "--batch-size", "1",
-        "--prompts-per-image", "2", "--click-iters", "1", "--eval-images", "1",
-        "--eval-every", "2", "--log-every", "1", "--threads", "1", "--out-dir", str(tmp_path),
-    ])
+    rc = main(
+        [
+            "run",
+            "--image-size",
+            "64",
+            "--steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--prompts-per-image",
+            "2",
+            "--click-iters",
+            "1",
+            "--eval-images",
+            "1",
+            "--eval-every",
+            "2",
+            "--log-every",
+            "1",
+            "--threads",
+            "1",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     lines = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in lines if "loss" in e] == [1, 2]
@@ -99,8 +121,20 @@ def test_two_step_smoke_run_writes_loadable_checkpoint(tmp_path) -> None:
     assert model.image_size == 64
     # pack to fp16 and load back
     out = tmp_path / "demo.pth"
-    assert main(["pack", "--checkpoint", str(tmp_path / "final.pth"), "--run-dir",
-                 str(tmp_path), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "pack",
+                "--checkpoint",
+                str(tmp_path / "final.pth"),
+                "--run-dir",
+                str(tmp_path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     half = torch.load(out, weights_only=True)
     assert all(v.dtype == torch.float16 for v in half.values() if v.is_floating_point())
     meta = json.loads(out.with_suffix(".json").read_text())

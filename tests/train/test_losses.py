@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from tinysam_export.train.losses import (
     binary_iou,
     dice_loss,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tinysam_export.train.prompts import (
     center_corrective_click,
     deepest_point,

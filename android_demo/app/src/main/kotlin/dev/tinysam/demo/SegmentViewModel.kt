@@ -14,6 +14,7 @@ import dev.tinysam.pipeline.PromptPoint
 import dev.tinysam.pipeline.TinySamException
 import dev.tinysam.pipeline.everything.EverythingConfig
 import dev.tinysam.pipeline.everything.EverythingMode
+import dev.tinysam.pipeline.everything.EverythingResult
 import dev.tinysam.pipeline.everything.Hierarchical
 import dev.tinysam.runtime.AssetBundleSource
 import dev.tinysam.runtime.Backend
@@ -153,7 +154,7 @@ class SegmentViewModel(application: Application) : AndroidViewModel(application)
         if (!p.isImageSet) return
         _state.update { it.copy(points = emptyList(), box = null, overlay = null, maskScore = null) }
         launchWork("Segmenting everything") {
-            var result: dev.tinysam.pipeline.everything.EverythingResult? = null
+            var result: EverythingResult? = null
             val ms = withContext(Dispatchers.Default) {
                 timed {
                     result = Hierarchical.generateEverything(p, everythingConfig) { batch ->

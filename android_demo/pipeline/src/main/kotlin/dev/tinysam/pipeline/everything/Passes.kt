@@ -1,5 +1,6 @@
 package dev.tinysam.pipeline.everything
 
+import dev.tinysam.pipeline.BoolTensor
 import dev.tinysam.pipeline.FloatTensor
 import dev.tinysam.pipeline.Hw
 import dev.tinysam.pipeline.Masks
@@ -219,7 +220,7 @@ object Passes {
                 }
                 val mask = BooleanArray(logits.size) { logits.data[it] > thr }
                 survivors += k
-                batchBoxes += Masks.maskToBox(dev.tinysam.pipeline.BoolTensor(intArrayOf(hw.height, hw.width), mask))
+                batchBoxes += Masks.maskToBox(BoolTensor(intArrayOf(hw.height, hw.width), mask))
                 batchRles += Masks.maskToRle(mask, hw)
                 if (keepHighConfidence) batchHigh += Masks.maskToRle(BooleanArray(logits.size) { logits.data[it] > high }, hw)
             }
