@@ -1,7 +1,8 @@
 """Parity gate of reduced-precision graphs (INT8, FP16) against the float32 PyTorch model.
 
-Thresholds (issue 3, item 6): the selected mask of every case has IoU >= 0.95 with the float
-mask, and the mean over all cases is >= 0.98. Relative logit errors are recorded, not gated:
+Thresholds (issue 3, item 6): the selected mask of every case (the reference's best multimask
+token: TinySAM's answer) has IoU >= 0.95 with the float mask, and the mean over all cases is
+>= 0.98. Token 0 (SAM's single-mask output) is measured and recorded, not gated. Relative logit errors are recorded, not gated:
 quantisation moves logits far from zero by more than any useful absolute tolerance while the
 masks stay the same.
 
@@ -57,6 +58,7 @@ class _Figures:
         self.logit_cos: list[float] = []
         self.logit_sqnr: list[float] = []
         self.ious: list[tuple[str, float, float]] = []  # case, end-to-end, decoder-only
+        self.single: list[float] = []  # token 0 (single-mask output), not gated
 
     def to_json(self, cases: list[str]) -> dict[str, Any]:
         e2e = np.array([i for _, i, _ in self.ious])
@@ -80,6 +82,8 @@ class _Figures:
                     "worst_case": worst,
                     "decoder_only_mask_iou": float(dec.min()),
                     "decoder_only_mean_mask_iou": float(dec.mean()),
+                    "single_mask_iou_min": min(self.single),
+                    "single_mask_iou_mean": float(np.mean(self.single)),
                 },
             },
             "cases": cases,
@@ -147,12 +151,17 @@ def verify_low_precision(
         m_low, _ = mixed.decode(*decode_args)
         figs.logit_cos.append(cosine(c_low, r_low))
         figs.logit_sqnr.append(sqnr_db(c_low, r_low))
-        # the reference's best multimask token of each prompt (the mask an app shows) and token 0
-        iou_e2e, iou_dec = 1.0, 1.0
-        for tokens in (1 + np.argmax(r_iou[:, 1:], axis=1), np.zeros(len(r_iou), np.int64)):
-            r_m = _selected_masks(ref, r_low, tokens)
-            iou_e2e = min(iou_e2e, _min_iou(_selected_masks(cand, c_low, tokens), r_m))
-            iou_dec = min(iou_dec, _min_iou(_selected_masks(mixed, m_low, tokens), r_m))
+        # gated: the selected mask (the reference's best multimask token, what TinySAM returns
+        # and an app shows); token 0 (SAM's single-mask output) is recorded, not gated: on weak
+        # checkpoints it is often a few-pixel mask whose IoU says nothing about the graph
+        best = 1 + np.argmax(r_iou[:, 1:], axis=1)
+        r_m = _selected_masks(ref, r_low, best)
+        iou_e2e = _min_iou(_selected_masks(cand, c_low, best), r_m)
+        iou_dec = _min_iou(_selected_masks(mixed, m_low, best), r_m)
+        token0 = np.zeros(len(r_iou), np.int64)
+        figs.single.append(
+            _min_iou(_selected_masks(cand, c_low, token0), _selected_masks(ref, r_low, token0))
+        )
         cases.append(case)
         figs.ious.append((case, iou_e2e, iou_dec))
         if iou_e2e < limits.min_mask_iou:

@@ -4,7 +4,7 @@ Subcommands::
 
     tinysam-train run --out-dir runs/demo [--steps N --image-size S --seed 0 ...]
     tinysam-train make-data --split heldout --n 200 --image-size 128 --out DIR
-    tinysam-train plot --log runs/demo/log.jsonl --out docs/training_curve.png
+    tinysam-train plot --log runs/a/log.jsonl [runs/b/log.jsonl] --out docs/training_curve.png
     tinysam-train pack --checkpoint runs/demo/final.pth --run-dir runs/demo \
         --out export/assets/demo_vit_t.pth
 
@@ -72,10 +72,17 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    losses, evals = read_log(args.log)
-    if not losses:
-        print(f"error: {args.log} has no loss entries", file=sys.stderr)
-        return 2
+    losses, evals, bounds = [], [], []
+    for path in args.log:  # later logs continue earlier ones (a run started with --init-from)
+        offset = losses[-1]["step"] if losses else 0
+        more_losses, more_evals = read_log(path)
+        if not more_losses:
+            print(f"error: {path} has no loss entries", file=sys.stderr)
+            return 2
+        if offset:
+            bounds.append(offset)
+        losses += [{**e, "step": e["step"] + offset} for e in more_losses]
+        evals += [{**e, "step": e["step"] + offset} for e in more_evals]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax1.plot([e["step"] for e in losses], [e["loss"] for e in losses], label="total")
     ax1.plot([e["step"] for e in losses], [e["dice"] for e in losses], label="dice (best token)")
@@ -87,6 +94,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if evals:
         for key in evals[0]["eval"]:
             ax2.plot([e["step"] for e in evals], [e["eval"][key] for e in evals], "o-", label=key)
+    for ax in (ax1, ax2):
+        for b in bounds:
+            ax.axvline(b, color="gray", ls="--", lw=0.8)
     ax2.set_xlabel("step")
     ax2.set_ylabel("mIoU (held-out monitor images)")
     ax2.set_ylim(0, 1)
@@ -140,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="offset inside the split's seed range")
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--out", required=True)
-    p = sub.add_parser("plot", help="plot loss and held-out mIoU from a log.jsonl")
-    p.add_argument("--log", required=True)
+    p = sub.add_parser("plot", help="plot loss and held-out mIoU from log.jsonl files")
+    p.add_argument("--log", required=True, nargs="+", help="one or more logs, in order")
     p.add_argument("--out", required=True)
     p = sub.add_parser("pack", help="store a trained checkpoint as fp16 + a JSON description")
     p.add_argument("--checkpoint", required=True)

@@ -152,6 +152,8 @@ def test_cli_everything_writes_json_and_overlay(tiny_bundle: Path, tmp_path: Pat
         "0",
         "--stability-score-thresh",
         "0",
+        "--stability-frame",
+        "prefilter",
         "--out",
         str(out),
         "--overlay",
@@ -162,6 +164,7 @@ def test_cli_everything_writes_json_and_overlay(tiny_bundle: Path, tmp_path: Pat
     assert main(argv) == 0
     doc = json.loads(out.read_text())
     assert doc["image_hw"] == list(HW) and doc["config"]["mode"] == "grid"
+    assert doc["config"]["stability_frame"] == "prefilter"
     assert doc["stats"]["prompts"] == 16 and doc["masks"]
     union = np.zeros(HW, bool)
     for rec in doc["masks"]:

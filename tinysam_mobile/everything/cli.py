@@ -14,7 +14,7 @@ import numpy as np
 
 from tinysam_mobile.cli import CliError, _positive_int, add_bundle_args
 
-from .config import MODES, EverythingConfig
+from .config import MODES, STABILITY_FRAMES, EverythingConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,6 +40,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     ):
         dest = flag[2:].replace("-", "_")
         p.add_argument(flag, type=typ, default=getattr(defaults, dest), help="default %(default)s")
+    p.add_argument(
+        "--stability-frame",
+        choices=STABILITY_FRAMES,
+        default=defaults.stability_frame,
+        help="where the stability score is computed (default %(default)s)",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON file for records and stats")
     p.add_argument("--overlay", type=Path, default=None, help="PNG with every mask coloured")
     return p
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             high_score_thresh=args.high_score_thresh,
             box_nms_thresh=args.box_nms_thresh,
             min_mask_region_area=args.min_mask_region_area,
+            stability_frame=args.stability_frame,
             output_mode="coco_rle",
         )
     except (TypeError, ValueError) as e:
