@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
+from tests.mobile.test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
 
 from tinysam_mobile.golden.writer import verify_golden, write_golden
 from tinysam_mobile.manifest import Manifest, write_manifest
