@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.mobile.test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
 
+from tests.mobile.test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
 from tinysam_mobile.golden.writer import verify_golden, write_golden
 from tinysam_mobile.manifest import Manifest, write_manifest
 from tinysam_mobile.predictor import Predictor

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from tinysam_export.checkpoint import load_model, load_state_dict, save_state_dict
 from tinysam_export.errors import CheckpointError
 from tinysam_export.modeling.build import build_sam

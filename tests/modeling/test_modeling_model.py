@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
+
 from tinysam_export.graphs import EncoderGraph
 from tinysam_export.modeling.build import MODEL_REGISTRY, build_sam
 from tinysam_export.modeling.sam import Sam
-from torch.nn import functional as F
 
 SIZE = 64
 GRID = SIZE // 16

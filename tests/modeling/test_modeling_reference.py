@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tinysam_export.checkpoint import UNUSED_PREFIXES, load_model, load_state_dict
-from tinysam_export.modeling.sam import Sam
 from torch.nn import functional as F
 
+from tinysam_export.checkpoint import UNUSED_PREFIXES, load_model, load_state_dict
+from tinysam_export.modeling.sam import Sam
 from tinysam_mobile.image_io import load_image
 from tinysam_mobile.prompts import encode_prompt
 from tinysam_mobile.transforms import (
