@@ -36,6 +36,7 @@ class Precision(StrEnum):
 
 SUPPORTED: dict[Target, frozenset[Precision]] = {
     Target.ONNX: frozenset({Precision.FP32, Precision.INT8}),  # int8: tinysam_export.quantize
+    Target.COREML: frozenset({Precision.FP32, Precision.FP16, Precision.INT8}),  # H9
 }
 """Which precisions each target can currently produce; a target that is absent is unsupported."""
 

@@ -42,6 +42,28 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sha256_tree(path: str | Path) -> tuple[str, int]:  # H9: folder artifacts (.mlpackage)
+    """Return ``(hex sha256, total bytes)`` of a file or of a folder such as a ``.mlpackage``.
+
+    A folder hashes a deterministic listing: for every regular file below it, sorted by its
+    ``/``-separated relative path, the line ``"<relpath>\\0<size>\\0<sha256 of the file>\\n"``.
+    Renaming, adding, removing or changing any file changes the digest. A plain file gives
+    :func:`sha256_file` and its size.
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path), path.stat().st_size
+    digest = hashlib.sha256()
+    total = 0
+    for f in sorted(
+        (p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix()
+    ):
+        size = f.stat().st_size
+        total += size
+        digest.update(f"{f.relative_to(path).as_posix()}\0{size}\0{sha256_file(f)}\n".encode())
+    return digest.hexdigest(), total
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One graph file of a bundle.
@@ -86,15 +108,16 @@ class Artifact:
     ) -> Artifact:
         """Describe an existing file of a bundle, computing its size and sha256."""
         path = Path(bundle_dir) / file
-        if not path.is_file():
+        if not (path.is_file() or path.is_dir()):  # H9: a .mlpackage is a folder
             raise BundleError(f"artifact file {path} does not exist")
+        digest, size = sha256_tree(path)  # H9
         return cls(
             GraphName(graph),
             target,
             precision,
             Path(file).as_posix(),
-            sha256_file(path),
-            path.stat().st_size,
+            digest,
+            size,
             quantization,
             parity,
         )
@@ -349,15 +372,14 @@ def verify_artifact(bundle_dir: str | Path, artifact: Artifact) -> Path:
         tampered file).
     """
     path = (Path(bundle_dir) / artifact.file).resolve()
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):  # H9: a .mlpackage is a folder
         raise BundleError(f"bundle file {artifact.file} is missing (looked for {path})")
-    size = path.stat().st_size
+    digest, size = sha256_tree(path)  # H9: files and folders (.mlpackage)
     if size != artifact.size_bytes:
         raise BundleError(
             f"bundle file {artifact.file} is truncated or replaced: expected "
             f"{artifact.size_bytes} bytes, found {size}"
         )
-    digest = sha256_file(path)
     if digest != artifact.sha256:
         raise BundleError(
             f"bundle file {artifact.file} was modified: sha256 expected {artifact.sha256}, "

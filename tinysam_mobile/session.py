@@ -243,7 +243,11 @@ def open_session(
         from tinysam_mobile.backends.tflite import TfliteSession
 
         return TfliteSession(path, spec, threads=threads)
+    if artifact.target == "coreml":  # H9: tinysam_mobile.backends.coreml (macOS only)
+        from tinysam_mobile.backends.coreml import CoreMLSession
+
+        return CoreMLSession(path, spec, threads=threads)
     raise BundleError(
         f"target {artifact.target!r} of {artifact.file} is not supported by this runtime "
-        "(supported: onnx, tflite)"
+        "(supported: onnx, tflite, coreml)"
     )

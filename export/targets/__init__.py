@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 TARGET_MODULES: dict[Target, str] = {
     Target.ONNX: "tinysam_export.targets.onnx",
+    Target.COREML: "tinysam_export.targets.coreml",  # H9
 }
 """Module implementing each target (imported on first use)."""
 

@@ -1,0 +1,446 @@
+"""CoreML target: TorchScript trace -> ``coremltools.convert`` ML program (iOS 16 / macOS 13).
+
+- Inputs and outputs carry the spec's names (``tinysam_mobile.spec``), which the iOS runtime
+  (``ios_demo/.../CoreMLSession.swift``) feeds by name. The decoder's ``num_prompts`` (1..64)
+  and ``num_points`` (1..16) are ``ct.RangeDim`` dimensions, so one model serves interactive
+  prompts and everything-mode batches.
+- The decoder is traced through :func:`tinysam_export.patches.patch_for_coreml`
+  (``repeat_interleave -> expand``; coremltools cannot convert ``repeat_interleave``).
+- ``fp32``: float32 compute. ``fp16``: float16 compute. ``int8``: the fp16 model with int8
+  weights (``coremltools.optimize.coreml.linear_quantize_weights``, symmetric, per output
+  channel); CoreML dequantises them on load (``constexpr_*`` ops).
+- TinyViT is known to overflow in float16 on some stacks. Before an fp16 / int8 encoder is
+  converted, :func:`fp16_encoder_check` runs the same wrapper in PyTorch with fp16-rounded
+  weights and, where the CPU runs it, in torch float16; if the embedding does not hold
+  (cosine < :data:`FP16_MIN_COSINE` or non-finite), the ops in :data:`FP32_KEEP_OPS` stay
+  float32. The figures and the decision are stored in the package's user metadata
+  (``tinysam.fp16_check``) and copied into the manifest's parity record.
+- CoreML cannot predict on Linux: :func:`check_package` verifies what can be verified without
+  the runtime (names, shapes and ranges, dtypes, int8 weight ops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import shutil
+import sys
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tinysam_export.config import Precision
+from tinysam_export.errors import ExportError
+from tinysam_export.graphs import example_inputs
+from tinysam_export.patches import PATCHES, coreml_int_of_shape, patch_for_coreml
+from tinysam_export.targets import ConvertOptions, artifact_name
+from tinysam_export.verify import cosine, relative_error, synthetic_images
+from tinysam_mobile.errors import MissingDependencyError
+from tinysam_mobile.spec import GraphName, GraphSpec
+from tinysam_mobile.transforms import preprocess
+
+SUFFIX = ".mlpackage"
+"""An ML program is saved as a ``.mlpackage`` folder."""
+
+DIM_RANGES: dict[str, tuple[int, int, int]] = {
+    "num_prompts": (1, 64, 1),
+    "num_points": (1, 16, 2),
+}
+"""``(lower, upper, default)`` of each symbolic dimension of the decoder."""
+
+FP16_MIN_COSINE = 0.999
+"""Embedding cosine (fp16 vs fp32 PyTorch) below which fp32 ops are kept in the encoder."""
+
+FP32_KEEP_OPS = frozenset({"softmax", "layer_norm", "reduce_mean", "reduce_sum", "pow", "sqrt"})
+"""MIL ops kept in float32 when the fp16 encoder check fails (attention / norm statistics)."""
+
+INT8_WEIGHT_OPS = frozenset({"constexpr_affine_dequantize", "constexpr_blockwise_shift_scale"})
+"""MIL ops that hold int8 weights in an ML program."""
+
+AUTHOR = "tinysam-mobile"
+LICENSE = "Apache-2.0 (tinysam-mobile); model weights: see the checkpoint's license"
+FP16_CHECK_KEY = "tinysam.fp16_check"
+"""User-metadata key of the fp16 numerics figures inside the package."""
+
+
+def _ct() -> Any:
+    try:
+        import coremltools
+    except ImportError:
+        raise MissingDependencyError(
+            "the CoreML target needs coremltools: pip install 'tinysam-mobile[coreml]'"
+        ) from None
+    return coremltools
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the converter packages."""
+    return {"coremltools": metadata.version("coremltools"), "torch": torch.__version__}
+
+
+def can_predict() -> bool:
+    """Whether CoreML models can be executed here (macOS only)."""
+    return sys.platform == "darwin"
+
+
+# -- fp16 numerics in PyTorch ---------------------------------------------------------------
+
+
+def fp16_rounded(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose float parameters and buffers are rounded to float16 and back."""
+    out = copy.deepcopy(module)
+    with torch.no_grad():
+        for t in [*out.parameters(), *out.buffers()]:
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    return out
+
+
+def _half_forward(module: nn.Module, *args: torch.Tensor) -> Any:
+    """Run ``module`` in torch float16; returns the outputs as float32, or an error string."""
+    try:
+        half = copy.deepcopy(module).half()
+        with torch.no_grad():
+            out = half(*(a.half() for a in args))
+    except (RuntimeError, NotImplementedError) as exc:  # op without a CPU half kernel
+        return f"torch float16 not runnable on this CPU: {str(exc).splitlines()[0]}"
+    return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+
+def encoder_inputs(image_size: int) -> list[tuple[str, torch.Tensor]]:
+    """The built-in synthetic images preprocessed for the encoder, (1, 3, S, S) float32 each."""
+    return [(n, torch.from_numpy(preprocess(im, image_size))) for n, im in synthetic_images()]
+
+
+def fp16_encoder_check(encoder: nn.Module, image_size: int) -> dict[str, Any]:
+    """Embedding error of the encoder with fp16-rounded weights and in torch float16.
+
+    Returns a JSON-able dict: per mode the worst ``cosine`` and ``relative_error`` over the
+    synthetic images (or the reason the mode could not run), and ``holds``.
+    """
+    rounded = fp16_rounded(encoder)
+    figures: dict[str, Any] = {}
+    for mode in ("fp16_rounded_weights", "torch_float16"):
+        cos, rel, note = [], [], None
+        for _, x in encoder_inputs(image_size):
+            with torch.no_grad():
+                ref = encoder(x).numpy()
+                got = rounded(x) if mode == "fp16_rounded_weights" else _half_forward(encoder, x)
+            if isinstance(got, str):
+                note = got
+                break
+            cos.append(cosine(got.numpy(), ref))
+            rel.append(relative_error(got.numpy(), ref))
+        figures[mode] = (
+            {"executed": False, "reason": note}
+            if note
+            else {"executed": True, "min_cosine": min(cos), "max_relative_error": max(rel)}
+        )
+    ok = [
+        f["min_cosine"] >= FP16_MIN_COSINE and np.isfinite(f["max_relative_error"])
+        for f in figures.values()
+        if f["executed"]
+    ]
+    figures["holds"] = bool(ok) and all(ok)
+    figures["min_cosine_required"] = FP16_MIN_COSINE
+    return figures
+
+
+# -- conversion -----------------------------------------------------------------------------
+
+
+def _input_types(ct: Any, spec: GraphSpec) -> list[Any]:
+    dims: dict[str, Any] = {}
+    types = []
+    for t in spec.inputs:
+        shape = []
+        for d in t.shape:
+            if isinstance(d, str):
+                if d not in dims:  # one RangeDim object per name ties the inputs' sizes
+                    lo, hi, default = DIM_RANGES[d]
+                    dims[d] = ct.RangeDim(lower_bound=lo, upper_bound=hi, default=default)
+                d = dims[d]
+            shape.append(d)
+        types.append(ct.TensorType(name=t.name, shape=ct.Shape(shape), dtype=np.float32))
+    return types
+
+
+def _compute_precision(ct: Any, precision: Precision, keep_fp32: bool) -> Any:
+    if precision is Precision.FP32:
+        return ct.precision.FLOAT32
+    if not keep_fp32:
+        return ct.precision.FLOAT16
+    return ct.transforms.FP16ComputePrecision(op_selector=lambda op: op.op_type not in FP32_KEEP_OPS)
+
+
+def _describe(mlmodel: Any, spec: GraphSpec, precision: Precision, extra: dict[str, str]) -> None:
+    from tinysam_export import __version__
+
+    mlmodel.short_description = (
+        f"TinySAM / MobileSAM {spec.name} ({precision.value}), exported by tinysam-export; "
+        "see manifest.json for preprocessing and prompt encoding"
+    )
+    mlmodel.author = AUTHOR
+    mlmodel.license = LICENSE
+    mlmodel.version = __version__
+    for t in spec.inputs:
+        mlmodel.input_description[t.name] = f"{t.doc or t.name} (float32 {list(t.shape)})"
+    for t in spec.outputs:
+        mlmodel.output_description[t.name] = f"{t.doc or t.name} (float32 {list(t.shape)})"
+    for k, v in {"tinysam.graph": str(spec.name), "tinysam.precision": precision.value}.items():
+        mlmodel.user_defined_metadata[k] = v
+    for k, v in extra.items():
+        mlmodel.user_defined_metadata[k] = v
+
+
+def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptions) -> Path:
+    """Convert one graph to ``out_dir / <graph>.<precision>.mlpackage`` and return its path.
+
+    Raises
+    ------
+    ExportError
+        A converter failure (naming the graph) or a package not matching ``spec``.
+    MissingDependencyError
+        coremltools is not installed.
+    """
+    ct = _ct()
+    precision = Precision(opts.precision)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / artifact_name(str(spec.name), precision, SUFFIX)
+    graph = patch_for_coreml(graph.eval())
+    extra: dict[str, str] = {}
+    keep_fp32 = False
+    if spec.name is GraphName.ENCODER and precision is not Precision.FP32:
+        check = fp16_encoder_check(graph, int(spec.inputs[0].shape[-1]))
+        keep_fp32 = not check["holds"]
+        check["fp32_ops_kept"] = sorted(FP32_KEEP_OPS) if keep_fp32 else []
+        extra[FP16_CHECK_KEY] = json.dumps(check)
+    if spec.name is GraphName.DECODER:
+        extra["tinysam.patches"] = json.dumps(sorted(PATCHES))
+    ex = example_inputs(spec, num_prompts=2, num_points=3)
+    args = tuple(ex[n] for n in spec.input_names)
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+            torch.no_grad(),
+            coreml_int_of_shape(),
+        ):
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(graph, args, check_trace=False)
+            mlmodel = ct.convert(
+                traced,
+                inputs=_input_types(ct, spec),
+                outputs=[ct.TensorType(name=n, dtype=np.float32) for n in spec.output_names],
+                convert_to="mlprogram",
+                minimum_deployment_target=ct.target.iOS16,
+                compute_precision=_compute_precision(ct, precision, keep_fp32),
+                skip_model_load=not can_predict(),
+            )
+            if precision is Precision.INT8:
+                mlmodel = _quantize_int8(mlmodel)
+    except Exception as exc:  # the converters raise many unrelated types
+        raise ExportError(f"CoreML conversion of the {spec.name} graph failed: {exc}") from exc
+    _describe(mlmodel, spec, precision, extra)
+    if path.exists():
+        shutil.rmtree(path)
+    mlmodel.save(str(path))
+    check_package(path, spec, precision)
+    return path
+
+
+def _quantize_int8(mlmodel: Any) -> Any:
+    """Per-output-channel symmetric int8 weights for every large-enough weight tensor."""
+    from coremltools.optimize import coreml as cto
+
+    config = cto.OptimizationConfig(
+        global_config=cto.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int8", granularity="per_channel"
+        )
+    )
+    return cto.linear_quantize_weights(mlmodel, config=config)
+
+
+# -- checks that need no CoreML runtime ----------------------------------------------------
+
+
+def _array_shape(feature: Any) -> tuple[list[int], list[list[int]] | None]:
+    arr = feature.type.multiArrayType
+    ranges = [[int(r.lowerBound), int(r.upperBound)] for r in arr.shapeRange.sizeRanges]
+    return [int(d) for d in arr.shape], ranges or None
+
+
+def check_package(path: Path, spec: GraphSpec, precision: Precision | str) -> dict[str, Any]:
+    """Verify a saved package against ``spec`` without executing it.
+
+    Checks input/output names and order, float32 dtype, fixed dims, the symbolic dims' ranges
+    (:data:`DIM_RANGES`), int8 weight ops present for ``int8`` (absent otherwise), and the
+    metadata. Returns the figures as a JSON-able dict.
+
+    Raises
+    ------
+    ExportError
+        Naming the graph and the first mismatch.
+    """
+    ct = _ct()
+    precision = Precision(precision)
+    pb = ct.utils.load_spec(str(path))
+    desc = pb.description
+    where = f"{spec.name} CoreML package {Path(path).name}"
+    for kind, got, want in (("input", desc.input, spec.inputs), ("output", desc.output, spec.outputs)):
+        names = [f.name for f in got]
+        if names != [t.name for t in want]:
+            raise ExportError(f"{where}: {kind}s are {names}, spec says {[t.name for t in want]}")
+        for f, t in zip(got, want, strict=True):
+            if f.type.multiArrayType.dataType != ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32:
+                raise ExportError(f"{where}: {kind} {t.name!r} is not float32")
+            if kind == "output":
+                continue
+            shape, ranges = _array_shape(f)
+            for axis, d in enumerate(t.shape):
+                want_range = [DIM_RANGES[d][0], DIM_RANGES[d][1]] if isinstance(d, str) else [d, d]
+                got_range = ranges[axis] if ranges else [shape[axis], shape[axis]]
+                if got_range != want_range:
+                    raise ExportError(
+                        f"{where}: input {t.name!r} axis {axis} ({d}) allows {got_range}, "
+                        f"expected {want_range}"
+                    )
+    ops = _op_types(pb)
+    int8_ops = sorted(ops & INT8_WEIGHT_OPS)
+    if (precision is Precision.INT8) != bool(int8_ops):
+        raise ExportError(f"{where}: int8 weight ops {int8_ops or 'absent'} for {precision.value}")
+    meta = desc.metadata
+    if not (meta.shortDescription and meta.author == AUTHOR and meta.license and meta.versionString):
+        raise ExportError(f"{where}: model metadata (description/author/license/version) missing")
+    undocumented = [f.name for f in [*desc.input, *desc.output] if not f.shortDescription]
+    if undocumented:
+        raise ExportError(f"{where}: undocumented inputs/outputs {undocumented}")
+    return {
+        "spec_version": int(pb.specificationVersion),
+        "inputs_checked": spec.input_names,
+        "outputs_checked": spec.output_names,
+        "dim_ranges": {k: list(v[:2]) for k, v in DIM_RANGES.items() if _uses(spec, k)},
+        "int8_weight_ops": int8_ops,
+        "metadata": True,
+    }
+
+
+def _uses(spec: GraphSpec, dim: str) -> bool:
+    return any(dim in t.shape for t in spec.inputs)
+
+
+def _op_types(pb: Any) -> set[str]:
+    """Every MIL op type in the program (nested blocks included)."""
+    found: set[str] = set()
+
+    def walk(block: Any) -> None:
+        for op in block.operations:
+            found.add(op.type)
+            for b in op.blocks:
+                walk(b)
+
+    for fn in pb.mlProgram.functions.values():
+        for block in fn.block_specializations.values():
+            walk(block)
+    return found
+
+
+def package_metadata(path: Path) -> dict[str, str]:
+    """The package's user-defined metadata (e.g. :data:`FP16_CHECK_KEY`)."""
+    return dict(_ct().utils.load_spec(str(path)).description.metadata.userDefined)
+
+
+# -- verification where CoreML cannot run ----------------------------------------------------
+
+INT8_MIN_WEIGHT_SIZE = 2048
+"""coremltools' default ``weight_threshold``: smaller weight tensors stay float."""
+
+
+def simulated_weights(module: nn.Module, precision: Precision) -> nn.Module:
+    """A copy of ``module`` with the weights the CoreML package holds, computed in float32.
+
+    ``fp16``: every float parameter / buffer rounded to float16. ``int8``: in addition, every
+    weight with >= :data:`INT8_MIN_WEIGHT_SIZE` elements and >= 2 dims is rounded like
+    ``linear_quantize_weights`` (symmetric int8, one scale per output channel = dim 0).
+    """
+    out = fp16_rounded(module)
+    if precision is not Precision.INT8:
+        return out
+    with torch.no_grad():
+        for name, p in out.named_parameters():
+            if name.endswith("weight") and p.dim() >= 2 and p.numel() >= INT8_MIN_WEIGHT_SIZE:
+                amax = p.abs().amax(dim=tuple(range(1, p.dim())), keepdim=True)
+                scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
+                p.copy_((p / scale).round().clamp(-127, 127) * scale)
+    return out
+
+
+def offline_verify(
+    reference: tuple[Any, Any],
+    graphs: dict[GraphName, nn.Module],
+    packages: dict[GraphName, Path],
+    precision: Precision,
+    geometry: Any,
+    images: list[tuple[str, np.ndarray]],
+    label: str,
+) -> dict[str, Any]:
+    """Verify CoreML packages without executing them (Linux / Windows).
+
+    Checks each package with :func:`check_package`; for ``fp16`` / ``int8`` runs the mask-IoU
+    gate (``tinysam_export.quantize.gate``) through the runtime ``Predictor`` on the same
+    wrappers with the package's weights simulated in PyTorch (:func:`simulated_weights`). Every
+    record states ``coreml_numerics_executed: false``.
+
+    Returns
+    -------
+    dict
+        ``{"cases": [...], "encoder": {...}, "decoder": {...}}`` like the gate's figures.
+
+    Raises
+    ------
+    ExportError, VerificationError
+        A package not matching its spec, or the simulated figures below the thresholds.
+    """
+    from tinysam_export.quantize.gate import verify_low_precision
+    from tinysam_export.reference import TorchSession
+
+    statement = {
+        "coreml_numerics_executed": False,
+        "reason": f"CoreML cannot execute models on {sys.platform}; only macOS runs them",
+        "checked": [
+            "input/output names and order, float32 dtypes, fixed dims, num_prompts/num_points "
+            "ranges (package spec)",
+            "int8 weight ops present for int8, absent otherwise",
+            "metadata (description, author, license, version, every input/output documented)",
+        ],
+    }
+    figures: dict[str, Any] = {"cases": []}
+    if precision is not Precision.FP32:
+        order = (GraphName.ENCODER, GraphName.DECODER)
+        simulated = tuple(
+            TorchSession(simulated_weights(graphs[g], precision), graphs[g].spec) for g in order
+        )
+        figures = verify_low_precision(reference, simulated, geometry, images, label)
+        statement["checked"].append(
+            f"mask-IoU gate on the PyTorch wrappers with the package's {precision.value} "
+            "weights simulated (weights rounded to float16, int8 per-channel for int8)"
+        )
+    out: dict[str, Any] = {"cases": figures["cases"]}
+    for g, path in packages.items():
+        record = {**statement, "structure": check_package(path, graphs[g].spec, precision)}
+        meta = package_metadata(path)
+        if FP16_CHECK_KEY in meta:
+            record["fp16_torch_check"] = json.loads(meta[FP16_CHECK_KEY])
+        if str(g) in figures:
+            record["simulated_in_pytorch"] = figures[str(g)]
+        out[str(g)] = record
+    return out
