@@ -16,7 +16,8 @@
   float32. The figures and the decision are stored in the package's user metadata
   (``tinysam.fp16_check``) and copied into the manifest's parity record.
 - CoreML cannot predict on Linux: :func:`check_package` verifies what can be verified without
-  the runtime (names, shapes and ranges, dtypes, int8 weight ops).
+  the runtime (names, shapes and ranges, dtypes, int8 weight ops, metadata);
+  ``tinysam_export.targets.coreml_verify`` adds the gate on PyTorch-simulated weights.
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ def _compute_precision(ct: Any, precision: Precision, keep_fp32: bool) -> Any:
         return ct.precision.FLOAT32
     if not keep_fp32:
         return ct.precision.FLOAT16
-    return ct.transforms.FP16ComputePrecision(op_selector=lambda op: op.op_type not in FP32_KEEP_OPS)
+    return ct.transforms.FP16ComputePrecision(
+        op_selector=lambda op: op.op_type not in FP32_KEEP_OPS
+    )
 
 
 def _describe(mlmodel: Any, spec: GraphSpec, precision: Precision, extra: dict[str, str]) -> None:
@@ -296,7 +299,10 @@ def check_package(path: Path, spec: GraphSpec, precision: Precision | str) -> di
     pb = ct.utils.load_spec(str(path))
     desc = pb.description
     where = f"{spec.name} CoreML package {Path(path).name}"
-    for kind, got, want in (("input", desc.input, spec.inputs), ("output", desc.output, spec.outputs)):
+    for kind, got, want in (
+        ("input", desc.input, spec.inputs),
+        ("output", desc.output, spec.outputs),
+    ):
         names = [f.name for f in got]
         if names != [t.name for t in want]:
             raise ExportError(f"{where}: {kind}s are {names}, spec says {[t.name for t in want]}")
@@ -319,7 +325,9 @@ def check_package(path: Path, spec: GraphSpec, precision: Precision | str) -> di
     if (precision is Precision.INT8) != bool(int8_ops):
         raise ExportError(f"{where}: int8 weight ops {int8_ops or 'absent'} for {precision.value}")
     meta = desc.metadata
-    if not (meta.shortDescription and meta.author == AUTHOR and meta.license and meta.versionString):
+    if not (
+        meta.shortDescription and meta.author == AUTHOR and meta.license and meta.versionString
+    ):
         raise ExportError(f"{where}: model metadata (description/author/license/version) missing")
     undocumented = [f.name for f in [*desc.input, *desc.output] if not f.shortDescription]
     if undocumented:
@@ -357,90 +365,3 @@ def _op_types(pb: Any) -> set[str]:
 def package_metadata(path: Path) -> dict[str, str]:
     """The package's user-defined metadata (e.g. :data:`FP16_CHECK_KEY`)."""
     return dict(_ct().utils.load_spec(str(path)).description.metadata.userDefined)
-
-
-# -- verification where CoreML cannot run ----------------------------------------------------
-
-INT8_MIN_WEIGHT_SIZE = 2048
-"""coremltools' default ``weight_threshold``: smaller weight tensors stay float."""
-
-
-def simulated_weights(module: nn.Module, precision: Precision) -> nn.Module:
-    """A copy of ``module`` with the weights the CoreML package holds, computed in float32.
-
-    ``fp16``: every float parameter / buffer rounded to float16. ``int8``: in addition, every
-    weight with >= :data:`INT8_MIN_WEIGHT_SIZE` elements and >= 2 dims is rounded like
-    ``linear_quantize_weights`` (symmetric int8, one scale per output channel = dim 0).
-    """
-    out = fp16_rounded(module)
-    if precision is not Precision.INT8:
-        return out
-    with torch.no_grad():
-        for name, p in out.named_parameters():
-            if name.endswith("weight") and p.dim() >= 2 and p.numel() >= INT8_MIN_WEIGHT_SIZE:
-                amax = p.abs().amax(dim=tuple(range(1, p.dim())), keepdim=True)
-                scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
-                p.copy_((p / scale).round().clamp(-127, 127) * scale)
-    return out
-
-
-def offline_verify(
-    reference: tuple[Any, Any],
-    graphs: dict[GraphName, nn.Module],
-    packages: dict[GraphName, Path],
-    precision: Precision,
-    geometry: Any,
-    images: list[tuple[str, np.ndarray]],
-    label: str,
-) -> dict[str, Any]:
-    """Verify CoreML packages without executing them (Linux / Windows).
-
-    Checks each package with :func:`check_package`; for ``fp16`` / ``int8`` runs the mask-IoU
-    gate (``tinysam_export.quantize.gate``) through the runtime ``Predictor`` on the same
-    wrappers with the package's weights simulated in PyTorch (:func:`simulated_weights`). Every
-    record states ``coreml_numerics_executed: false``.
-
-    Returns
-    -------
-    dict
-        ``{"cases": [...], "encoder": {...}, "decoder": {...}}`` like the gate's figures.
-
-    Raises
-    ------
-    ExportError, VerificationError
-        A package not matching its spec, or the simulated figures below the thresholds.
-    """
-    from tinysam_export.quantize.gate import verify_low_precision
-    from tinysam_export.reference import TorchSession
-
-    statement = {
-        "coreml_numerics_executed": False,
-        "reason": f"CoreML cannot execute models on {sys.platform}; only macOS runs them",
-        "checked": [
-            "input/output names and order, float32 dtypes, fixed dims, num_prompts/num_points "
-            "ranges (package spec)",
-            "int8 weight ops present for int8, absent otherwise",
-            "metadata (description, author, license, version, every input/output documented)",
-        ],
-    }
-    figures: dict[str, Any] = {"cases": []}
-    if precision is not Precision.FP32:
-        order = (GraphName.ENCODER, GraphName.DECODER)
-        simulated = tuple(
-            TorchSession(simulated_weights(graphs[g], precision), graphs[g].spec) for g in order
-        )
-        figures = verify_low_precision(reference, simulated, geometry, images, label)
-        statement["checked"].append(
-            f"mask-IoU gate on the PyTorch wrappers with the package's {precision.value} "
-            "weights simulated (weights rounded to float16, int8 per-channel for int8)"
-        )
-    out: dict[str, Any] = {"cases": figures["cases"]}
-    for g, path in packages.items():
-        record = {**statement, "structure": check_package(path, graphs[g].spec, precision)}
-        meta = package_metadata(path)
-        if FP16_CHECK_KEY in meta:
-            record["fp16_torch_check"] = json.loads(meta[FP16_CHECK_KEY])
-        if str(g) in figures:
-            record["simulated_in_pytorch"] = figures[str(g)]
-        out[str(g)] = record
-    return out

@@ -158,8 +158,8 @@ def test_open_session_reads_spec_from_manifest(tmp_path: Path) -> None:
 
 
 def test_open_session_unknown_target(tmp_path: Path) -> None:
-    art = _bundle_with(tmp_path, target="tflite")
-    with pytest.raises(BundleError, match=r"target 'tflite' .* not supported"):
+    art = _bundle_with(tmp_path, target="tensorrt")
+    with pytest.raises(BundleError, match=r"target 'tensorrt' .* not supported"):
         open_session(tmp_path, art)
 
 

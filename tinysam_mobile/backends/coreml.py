@@ -72,6 +72,8 @@ class CoreMLSession:
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validate ``inputs`` against the spec, predict, and return float32 outputs by name."""
         validate_inputs(self.spec, inputs)
-        feeds = {k: np.ascontiguousarray(inputs[k], dtype=np.float32) for k in self.spec.input_names}
+        feeds = {
+            k: np.ascontiguousarray(inputs[k], dtype=np.float32) for k in self.spec.input_names
+        }
         out = self._model.predict(feeds)
         return {n: np.asarray(out[n], dtype=np.float32) for n in self.spec.output_names}
