@@ -220,7 +220,7 @@ def bench_image(
     if high == 0:
         row["note"] = (
             "no coarse mask exceeded high_score_thresh: the hierarchical pass covered nothing "
-            "and skipped no prompt (random-weight model?); the ratios are not a speed-up"
+            "and skipped no prompt (the model has no confident masks, like a random-weight or undertrained one); the ratios are not a speed-up"
         )
     if compare_stability:
         row["stability_shortcut"] = stability_shortcut(
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     if not meaningful:
         summary["note"] = (
             "no image produced a high-confidence coarse mask: this model gives no speed-up "
-            "measurement (use the trained demo model)"
+            "measurement (it needs a model with confident masks)"
         )
     print(json.dumps(summary))
     if args.out is not None:
