@@ -40,6 +40,7 @@ import onnxruntime as ort
 
 from tinysam_export.errors import ExportError, VerificationError
 from tinysam_export.quantize.calibration import DecoderFeeds, EncoderFeeds
+from tinysam_export.quantize.ort_mobile import quiet_onnxruntime_tools
 from tinysam_export.quantize.weight_only import compress_constants, quantize_weights_only
 from tinysam_mobile.session import OrtSession
 from tinysam_mobile.spec import GraphName, ModelGeometry, decoder_spec, encoder_spec
@@ -153,17 +154,18 @@ def quantize_static_graph(fp32_path: Path, out_path: Path, reader: Any, recipe: 
 
     counting = _Counting(reader)
     try:
-        quantize_static(
-            str(fp32_path),
-            str(out_path),
-            counting,
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(recipe.op_types),
-            per_channel=recipe.per_channel,
-            activation_type=QuantType[recipe.activation_type],
-            weight_type=QuantType[recipe.weight_type],
-            calibrate_method=CalibrationMethod[recipe.calibrate_method],
-        )
+        with quiet_onnxruntime_tools():
+            quantize_static(
+                str(fp32_path),
+                str(out_path),
+                counting,
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(recipe.op_types),
+                per_channel=recipe.per_channel,
+                activation_type=QuantType[recipe.activation_type],
+                weight_type=QuantType[recipe.weight_type],
+                calibrate_method=CalibrationMethod[recipe.calibrate_method],
+            )
     except Exception as exc:  # onnxruntime raises bare Exceptions / RuntimeErrors
         raise ExportError(
             f"INT8 quantisation of the {recipe.graph.value} graph failed: {exc}"

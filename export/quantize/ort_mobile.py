@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tinysam_export.errors import ExportError
 
 REQUIRED_OPS_CONFIG = "required_operators.config"
 """Operator list of a reduced ORT Mobile build (``build.py --include_ops_by_config``)."""
+
+
+@contextlib.contextmanager
+def quiet_onnxruntime_tools() -> Iterator[None]:
+    """Silence the INFO / WARNING log lines of onnxruntime's Python tools while inside.
+
+    ``onnxruntime.quantization`` warns through the root logger and the ORT-format converter
+    logs at INFO; the exporter reports its own progress (and ``--quiet`` means quiet).
+    """
+    loggers = [logging.getLogger(), logging.getLogger("ort_format_model")]
+    loggers += [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if "ort" in n]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def write_ort_models(onnx_paths: Sequence[Path], out_dir: Path) -> tuple[list[Path], Path]:
@@ -39,12 +60,13 @@ def write_ort_models(onnx_paths: Sequence[Path], out_dir: Path) -> tuple[list[Pa
         for p in onnx_paths:
             shutil.copy2(p, src / Path(p).name)
         try:
-            convert_onnx_models_to_ort(
-                src,
-                output_dir=dst,
-                optimization_styles=[OptimizationStyle.Fixed],
-                target_platform="arm",
-            )
+            with quiet_onnxruntime_tools():
+                convert_onnx_models_to_ort(
+                    src,
+                    output_dir=dst,
+                    optimization_styles=[OptimizationStyle.Fixed],
+                    target_platform="arm",
+                )
         except Exception as exc:
             raise ExportError(f"conversion to ORT format failed: {exc}") from exc
         ort_paths = []

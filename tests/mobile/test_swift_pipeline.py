@@ -21,16 +21,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.mobile.test_kotlin_pipeline import SYNTHETIC_SIZE, SyntheticDecoder, SyntheticEncoder
-from tinysam_mobile.golden.writer import verify_golden, write_golden
-from tinysam_mobile.manifest import Manifest, write_manifest
-from tinysam_mobile.predictor import Predictor
-from tinysam_mobile.spec import ModelGeometry, graph_specs
+from tests.mobile.conftest import golden_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "test_ios_pipeline.sh"
@@ -49,22 +44,6 @@ def _require_root() -> None:
         pytest.skip(msg)
 
 
-def _golden_dir(bundle: Path) -> Path:
-    """``bundle/golden``, written by the export or, if the export did not, by the golden writer."""
-    golden = bundle / "golden"
-    if not (golden / "index.json").is_file():
-        proc = subprocess.run(
-            [sys.executable, "-m", "tinysam_mobile.golden", "--bundle", str(bundle)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        assert proc.returncode == 0, f"golden writer failed:\n{proc.stdout}\n{proc.stderr}"
-    assert (golden / "index.json").is_file(), f"no golden vectors in {golden}"
-    return golden
-
-
 def _run(*args: str) -> tuple[int, str]:
     proc = subprocess.run(
         ["bash", str(SCRIPT), *args],
@@ -75,19 +54,6 @@ def _run(*args: str) -> tuple[int, str]:
         cwd=ROOT,
     )
     return proc.returncode, proc.stdout + proc.stderr
-
-
-@pytest.fixture(scope="module")
-def synthetic_swift_golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``BUNDLE/golden`` and ``BUNDLE/manifest.json`` (graphs, no artifacts) of the synthetic
-    sessions."""
-    bundle = tmp_path_factory.mktemp("synthetic_swift_bundle")
-    geometry = ModelGeometry(SYNTHETIC_SIZE)
-    write_manifest(bundle, Manifest(geometry, graphs=graph_specs(geometry)))
-    predictor = Predictor(SyntheticEncoder(geometry), SyntheticDecoder(geometry), geometry)
-    golden = write_golden(predictor, bundle / "golden", graphs_used={"target": "synthetic"})
-    assert verify_golden(golden) == []
-    return golden
 
 
 def _check(rc: int, out: str) -> str:
@@ -107,16 +73,16 @@ def _check(rc: int, out: str) -> str:
 def test_swift_pipeline_matches_golden_vectors(tiny_bundle: Path) -> None:
     """Every XCTest of TinySAMKitTests passes on the golden vectors of a fresh export."""
     _require_root()
-    golden = _golden_dir(tiny_bundle)
+    golden = golden_dir(tiny_bundle)
     manifest = tiny_bundle / "manifest.json"
     _check(*_run("--golden", str(golden), "--manifest", str(manifest), "--allow-empty-everything"))
 
 
-def test_swift_everything_mode_on_synthetic_vectors(synthetic_swift_golden: Path) -> None:
+def test_swift_everything_mode_on_synthetic_vectors(synthetic_golden: Path) -> None:
     """Every XCTest passes on the synthetic vectors, whose everything mode keeps masks."""
     _require_root()
-    manifest = synthetic_swift_golden.parent / "manifest.json"
-    rc, out = _run("--golden", str(synthetic_swift_golden), "--manifest", str(manifest))
+    manifest = synthetic_golden.parent / "manifest.json"
+    rc, out = _run("--golden", str(synthetic_golden), "--manifest", str(manifest))
     _check(rc, out)
     kept = re.findall(
         r"EVERYTHING-CHECKED .*: coarse kept (\d+), dense kept (\d+), final (\d+)", out
