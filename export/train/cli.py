@@ -2,6 +2,7 @@
 
 Subcommands::
 
+    tinysam-train demo --out-dir runs/demo [--pack PATH]   # the embedded model's recipe
     tinysam-train run --out-dir runs/demo [--steps N --image-size S --seed 0 ...]
     tinysam-train make-data --split heldout --n 200 --image-size 128 --out DIR
     tinysam-train plot --log runs/a/log.jsonl [runs/b/log.jsonl] --out docs/training_curve.png
@@ -47,6 +48,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .recipe import run_demo_recipe
+
+    results = run_demo_recipe(args.out_dir, progress=lambda s: print(s, flush=True))
+    last = results[-1]
+    pack = argparse.Namespace(
+        checkpoint=str(last.final_checkpoint),
+        run_dir=str(last.log_path.parent),
+        out=args.pack,
+        meta_extra=None,
+    )
+    rc = _cmd_pack(pack)
+    plot = argparse.Namespace(
+        log=[str(r.log_path) for r in results], out=str(Path(args.out_dir) / "training_curve.png")
+    )
+    return rc or _cmd_plot(plot)
 
 
 def _cmd_make_data(args: argparse.Namespace) -> int:
@@ -144,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinysam-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
+    p = sub.add_parser(
+        "demo", help="train the embedded demo model: every phase of its recipe, then pack + plot"
+    )
+    p.add_argument("--out-dir", default="runs/demo", help="one sub-folder per phase")
+    p.add_argument(
+        "--pack", default="runs/demo/demo_vit_t.pth", help="where to write the fp16 checkpoint"
+    )
     p = sub.add_parser("make-data", help="write a split as PNG images + PNG instance maps")
     p.add_argument("--split", choices=sorted(SPLIT_SEED_RANGES), default="heldout")
     p.add_argument("--n", type=int, default=200)
@@ -166,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "run": _cmd_run,
+        "demo": _cmd_demo,
         "make-data": _cmd_make_data,
         "plot": _cmd_plot,
         "pack": _cmd_pack,

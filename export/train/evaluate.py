@@ -58,7 +58,7 @@ def quick_eval(model: torch.nn.Module, image_size: int, n_images: int) -> dict[s
                 labels[i] = (1.0, PAD_LABEL)
                 coords[k + i] = mask_to_box(m).reshape(2, 2)
                 labels[k + i] = BOX_LABELS
-            img = torch.from_numpy(sample.image).permute(2, 0, 1)[None].float()
+            img = torch.from_numpy(sample.image.copy()).permute(2, 0, 1)[None].float()
             emb = model.encode_image(img)
             low, iou = model.forward_prompts(
                 emb, torch.from_numpy(coords), torch.from_numpy(labels)
