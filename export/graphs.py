@@ -150,8 +150,22 @@ class DecoderGraph(nn.Module):
         """Decode B prompts; see the class docstring for shapes and frames."""
         sparse = self.prompt_encoder.embed_points(point_coords, point_labels, pad=False)
         dense = self.embed_mask(mask_input, has_mask_input)
-        src = image_embeddings.expand(sparse.shape[0], -1, -1, -1)
         image_pe = self.prompt_encoder.get_dense_pe()
+        return self.decode_masks(image_embeddings, image_pe, sparse, dense)
+
+    def decode_masks(
+        self,
+        image_embeddings: torch.Tensor,
+        image_pe: torch.Tensor,
+        sparse: torch.Tensor,
+        dense: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """All four tokens' logits (B, 4, 4h, 4w) and IoU (B, 4) for B prompt embeddings.
+
+        The one image embedding (1, 256, h, w) is broadcast over the B prompts here; target
+        patches (``tinysam_export.patches``) override only this step.
+        """
+        src = image_embeddings.expand(sparse.shape[0], -1, -1, -1)
         return self.mask_decoder.predict_masks(src, image_pe, sparse, dense)
 
 

@@ -102,18 +102,14 @@ class ExpandDecoderGraph(DecoderGraph):
         self.mask_decoder = graph.mask_decoder
         self.geometry = graph.geometry
 
-    def forward(
+    def decode_masks(
         self,
         image_embeddings: torch.Tensor,
-        point_coords: torch.Tensor,
-        point_labels: torch.Tensor,
-        mask_input: torch.Tensor,
-        has_mask_input: torch.Tensor,
+        image_pe: torch.Tensor,
+        sparse: torch.Tensor,
+        dense: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode B prompts; shapes as in :class:`~tinysam_export.graphs.DecoderGraph`."""
-        sparse = self.prompt_encoder.embed_points(point_coords, point_labels, pad=False)
-        dense = self.embed_mask(mask_input, has_mask_input)
-        image_pe = self.prompt_encoder.get_dense_pe()
+        """As :meth:`DecoderGraph.decode_masks`, through :func:`predict_masks_expand`."""
         return predict_masks_expand(self.mask_decoder, image_embeddings, image_pe, sparse, dense)
 
 
