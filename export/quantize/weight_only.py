@@ -4,11 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 _WEIGHT_AXIS = {"MatMul": 1, "Conv": 0, "ConvTranspose": 1}
 """Output-channel axis of the weight (input 1) of each op; Gemm depends on ``transB``."""
+
+
+def _int8_initializer(graph: Any, init: Any, w: np.ndarray, axis: int) -> Any:
+    """Replace ``init`` in ``graph`` by int8 ``<name>_q`` + per-``axis`` scales + zero points.
+
+    Symmetric rounding ``q = clip(round(w / s), -127, 127)`` with ``s = max |w| / 127`` per slice
+    along ``axis``. Returns the ``DequantizeLinear`` node whose output keeps the original name,
+    so consumers are unchanged; the caller inserts it.
+    """
+    from onnx import helper, numpy_helper
+
+    other = tuple(a for a in range(w.ndim) if a != axis)
+    scale = np.abs(w).max(axis=other) / 127.0
+    scale[scale == 0] = 1.0
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    name = init.name
+    graph.initializer.remove(init)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(q, f"{name}_q"),
+            numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
+            numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero"),
+        ]
+    )
+    return helper.make_node(
+        "DequantizeLinear",
+        [f"{name}_q", f"{name}_scale", f"{name}_zero"],
+        [name],
+        name=f"{name}_dequantize",
+        axis=axis,
+    )
 
 
 def quantize_weights_only(
@@ -28,7 +62,7 @@ def quantize_weights_only(
         The written graph and how many weights were quantised.
     """
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     model = onnx.load(str(fp32_path))
     graph = model.graph
@@ -48,29 +82,7 @@ def quantize_weights_only(
         w = numpy_helper.to_array(inits[name]).astype(np.float32)
         if w.ndim < 2:
             continue
-        other = tuple(a for a in range(w.ndim) if a != axis)
-        scale = np.abs(w).max(axis=other) / 127.0
-        scale[scale == 0] = 1.0
-        shape = [1] * w.ndim
-        shape[axis] = -1
-        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-        graph.initializer.remove(inits[name])
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(q, f"{name}_q"),
-                numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
-                numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero"),
-            ]
-        )
-        new_nodes.append(
-            helper.make_node(
-                "DequantizeLinear",
-                [f"{name}_q", f"{name}_scale", f"{name}_zero"],
-                [name],
-                name=f"{name}_dequantize",
-                axis=axis,
-            )
-        )
+        new_nodes.append(_int8_initializer(graph, inits[name], w, axis))
     for i, n in enumerate(new_nodes):
         graph.node.insert(i, n)
     onnx.checker.check_model(model)
@@ -97,7 +109,7 @@ def compress_constants(path: Path, min_bytes: int = COMPRESS_MIN_BYTES) -> int:
         Number of constants rewritten.
     """
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
@@ -114,29 +126,7 @@ def compress_constants(path: Path, min_bytes: int = COMPRESS_MIN_BYTES) -> int:
         if w.nbytes < min_bytes or w.ndim == 0:
             continue
         axis = next((a for a, d in enumerate(w.shape) if d > 1), 0)
-        other = tuple(a for a in range(w.ndim) if a != axis)
-        scale = np.abs(w).max(axis=other) / 127.0
-        scale[scale == 0] = 1.0
-        shape = [1] * w.ndim
-        shape[axis] = -1
-        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-        graph.initializer.remove(init)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(q, f"{init.name}_q"),
-                numpy_helper.from_array(scale.astype(np.float32), f"{init.name}_scale"),
-                numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{init.name}_zero"),
-            ]
-        )
-        new_nodes.append(
-            helper.make_node(
-                "DequantizeLinear",
-                [f"{init.name}_q", f"{init.name}_scale", f"{init.name}_zero"],
-                [init.name],
-                name=f"{init.name}_dequantize",
-                axis=axis,
-            )
-        )
+        new_nodes.append(_int8_initializer(graph, init, w, axis))
     for i, n in enumerate(new_nodes):
         graph.node.insert(i, n)
     if new_nodes:
