@@ -24,6 +24,11 @@ Metrics (mean IoU over all instances, image frame):
   first positive click; each goes to the deepest pixel of the larger error region (positive on
   a miss, negative on a false positive), with the previous low-res logits fed back as
   ``mask_input`` and the single-mask output (SAM's interactive protocol);
+- ``ceiling_low_res``: not a model figure but the bound the decoder's output resolution puts on
+  all of the above: each ground-truth mask is brought into the model frame (resize + pad),
+  average-pooled to the low-res grid (``S/4``), and turned back into a mask by the runtime's own
+  upscaling and threshold. No model whose low-res logits are upscaled this way can do much
+  better on average;
 - ``everything_grid_r50`` / ``_r75`` and ``everything_hierarchical_r50`` / ``_r75``: share of
   instances matched by some everything-mode mask at IoU >= 0.5 / 0.75.
 
@@ -47,7 +52,7 @@ import numpy as np
 
 from tinysam_export.train.data import Sample, make_split, read_folder
 from tinysam_export.train.prompts import center_corrective_click, deepest_point, mask_iou
-from tinysam_mobile.postprocess import select_masks, threshold, upscale_logits
+from tinysam_mobile.postprocess import resize_bilinear, select_masks, threshold, upscale_logits
 from tinysam_mobile.prompts import encode_prompt
 from tinysam_mobile.transforms import resized_hw
 
@@ -107,6 +112,23 @@ def _decode_prompts(
     return threshold(logits, predictor.mask_threshold), iou, low
 
 
+def low_res_ceiling(masks: np.ndarray, image_size: int) -> list[float]:
+    """Per-instance IoU of ground truth passed through the decoder's low-res grid and back.
+
+    ``masks`` (K, H, W) bool in the image frame. The masks are resized into the model frame and
+    padded to ``S x S`` (as the image is), average-pooled by 4 (the low-res logits' grid), made
+    into logits ``p - 0.5`` and upscaled + thresholded exactly as the runtime upscales logits.
+    """
+    hw = masks.shape[1:]
+    rh, rw = resized_hw(hw, image_size)
+    square = np.zeros((len(masks), image_size, image_size), np.float32)
+    square[:, :rh, :rw] = resize_bilinear(masks.astype(np.float32), (rh, rw))
+    q = image_size // 4
+    pooled = square.reshape(len(masks), q, 4, q, 4).mean(axis=(2, 4))
+    back = threshold(upscale_logits(pooled - 0.5, (rh, rw), hw, image_size))
+    return [mask_iou(back[i], masks[i]) for i in range(len(masks))]
+
+
 def eval_prompts(predictor: Any, sample: Sample) -> dict[str, list[float]]:
     """Per-instance IoUs of the interactive metrics for one image."""
     predictor.set_image(sample.image)
@@ -151,6 +173,7 @@ def eval_prompts(predictor: Any, sample: Sample) -> dict[str, list[float]]:
         prev_low = clow[:, :1]
         if step in CLICK_STEPS:
             out[f"clicks_{step}"] = [mask_iou(pred[i], gts[i]) for i in range(k)]
+    out["ceiling_low_res"] = low_res_ceiling(gts, predictor.image_size)
     return out
 
 

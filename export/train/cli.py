@@ -51,15 +51,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .recipe import run_demo_recipe
+    from .recipe import demo_phase_configs, phase_records, run_demo_recipe
 
     results = run_demo_recipe(args.out_dir, progress=lambda s: print(s, flush=True))
     last = results[-1]
+    phases = phase_records(results, demo_phase_configs(args.out_dir))
+    extra = Path(args.out_dir) / "recipe_record.json"
+    total = round(sum(p["train_seconds"] for p in phases), 1)
+    extra.write_text(json.dumps({"training": {"phases": phases, "total_seconds": total}}, indent=2))
     pack = argparse.Namespace(
         checkpoint=str(last.final_checkpoint),
         run_dir=str(last.log_path.parent),
         out=args.pack,
-        meta_extra=None,
+        meta_extra=str(extra),
     )
     rc = _cmd_pack(pack)
     plot = argparse.Namespace(

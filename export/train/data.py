@@ -5,7 +5,7 @@ on any machine (numpy's PCG64 stream plus PIL drawing, no global state). Each sp
 disjoint range of sample seeds (:data:`SPLIT_SEED_RANGES`); training draws only from the
 ``train`` range, and :func:`split_of` lets callers assert where a seed belongs.
 
-An image holds 3 to 15 objects (ellipses, polygons, stars, rings, thin bars, blobs with holes)
+An image holds 3 to 10 objects (ellipses, polygons, stars, rings, thin bars, blobs with holes)
 over a textured, noisy background. Objects are painted in order, so later objects occlude
 earlier ones; the instance masks are what stays visible, therefore they never overlap. Objects
 whose visible part is tiny are dropped from the masks (their pixels stay in the image, like
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the generator's output for a given seed changes."""
 
 SPLIT_SEED_RANGES: dict[str, tuple[int, int]] = {
@@ -37,6 +37,15 @@ SPLIT_SEED_RANGES: dict[str, tuple[int, int]] = {
     "test": (1_100_000_000, 1_200_000_000),
 }
 """Half-open ranges of sample seeds owned by each split; they never overlap."""
+
+R_MIN, R_MAX = 0.08, 0.35
+"""Object radius range as a fraction of the image side (log-uniform)."""
+
+N_OBJECTS = (3, 10)
+"""Inclusive range of objects painted per image (some end up hidden by later ones)."""
+
+MIN_VISIBLE_FRACTION = 1 / 500
+"""Instances whose visible part covers less of the image are not labelled (their pixels stay)."""
 
 SHAPE_KINDS = ("ellipse", "polygon", "star", "ring", "bar", "blob")
 """Object kinds the generator draws."""
@@ -167,7 +176,7 @@ def _ellipse_pts(rx: float, ry: float, n: int = 48) -> np.ndarray:
 
 def _shape_mask(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     """Mask of one object of ``kind`` at a random position, scale and rotation."""
-    r = size * float(np.exp(rng.uniform(np.log(0.05), np.log(0.3))))
+    r = size * float(np.exp(rng.uniform(np.log(R_MIN), np.log(R_MAX))))
     center = rng.uniform(0.05 * size, 0.95 * size, 2)
     theta = float(rng.uniform(0, 2 * np.pi))
     aspect = float(rng.uniform(0.45, 1.0))
@@ -245,7 +254,7 @@ def make_sample(seed: int, image_size: int = 256) -> tuple[np.ndarray, np.ndarra
     bg_base = rng.uniform(0, 255, 3)
     canvas = _texture(rng, size, bg_base)
     shapes: list[np.ndarray] = []
-    n_obj = int(rng.integers(3, 16))
+    n_obj = int(rng.integers(N_OBJECTS[0], N_OBJECTS[1] + 1))
     for _ in range(n_obj):
         kind = SHAPE_KINDS[int(rng.integers(0, len(SHAPE_KINDS)))]
         m = _shape_mask(rng, size, kind)
@@ -266,7 +275,7 @@ def make_sample(seed: int, image_size: int = 256) -> tuple[np.ndarray, np.ndarra
     if rng.random() < 0.25:
         radius = float(rng.uniform(0.4, 1.0))
         image = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
-    min_area = max(12, (size * size) // 2000)
+    min_area = max(12, int(size * size * MIN_VISIBLE_FRACTION))
     masks = [m for m in occlude(shapes) if m.sum() >= min_area] if shapes else []
     if not masks:  # every object was hidden; fall back to one rectangle
         m = np.zeros((size, size), dtype=bool)
