@@ -105,7 +105,58 @@ if [ ${#APP_TEST[@]} -gt 0 ]; then
     ":$BUILD_DIR/runtime-check.jar:$BUILD_DIR/app-check.jar:/usr/share/java/junit4.jar" \
     "$BUILD_DIR/android-test-check.jar" "$STUBS/androidTest" "${APP_TEST[@]}"
 fi
-REPORT+=("NOT CHECKED     Gradle build files (no Gradle/AGP here; open android_demo/ in Android Studio)")
+# Gradle files and the manifest: no Gradle / AGP / Android SDK here, so text checks only.
+step "text-check the Gradle files and AndroidManifest.xml"
+if python3 - "$DEMO" <<'PY'
+import re, sys
+from pathlib import Path
+
+demo = Path(sys.argv[1])
+toml = (demo / "gradle/libs.versions.toml").read_text()
+sections, current = {}, None
+for line in toml.splitlines():
+    m = re.match(r"\s*\[(\w+)\]", line)
+    if m:
+        current = sections.setdefault(m.group(1), set())
+    elif current is not None and (k := re.match(r"\s*([\w-]+)\s*=", line)):
+        current.add(k.group(1))
+bad = []
+for f in sorted(demo.rglob("*.gradle.kts")):
+    if "build" in f.relative_to(demo).parts[:-1]:
+        continue
+    text = f.read_text()
+    for ref in re.findall(r"libs\.plugins\.([\w.]+)", text):
+        if ref.replace(".", "-") not in sections.get("plugins", ()):
+            bad.append(f"{f.name}: plugin alias libs.plugins.{ref}")
+    for ref in re.findall(r"libs\.(?!plugins\.|versions\.)([\w.]+)", text):
+        if ref.replace(".", "-") not in sections.get("libraries", ()):
+            bad.append(f"{f.name}: library alias libs.{ref}")
+for ref in re.findall(r'version\.ref\s*=\s*"([\w-]+)"', toml):
+    if ref not in sections.get("versions", ()):
+        bad.append(f"libs.versions.toml: version.ref {ref}")
+settings = (demo / "settings.gradle.kts").read_text()
+for module in re.findall(r'":(\w+)"', settings):
+    if not (demo / module / "build.gradle.kts").is_file():
+        bad.append(f"settings.gradle.kts includes :{module}, which has no build.gradle.kts")
+manifest = (demo / "app/src/main/AndroidManifest.xml").read_text()
+for cls in re.findall(r'android:name="\.(\w+)"', manifest):
+    if not list((demo / "app/src/main/kotlin").rglob(f"{cls}.kt")):
+        bad.append(f"AndroidManifest.xml names .{cls}, which has no source file")
+for res in re.findall(r'@(xml|string|style)/([\w.]+)', manifest):
+    kind, name = res
+    found = any(name in p.read_text() or p.stem == name for p in (demo / "app/src/main/res").rglob("*.xml"))
+    if not found:
+        bad.append(f"AndroidManifest.xml refers to @{kind}/{name}, which is not in res/")
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+PY
+then
+  REPORT+=("text-checked    Gradle files + AndroidManifest.xml: every libs.* alias is in gradle/libs.versions.toml, every included module has a build file, the manifest's classes and resources exist (not built)")
+else
+  REPORT+=("FAILED check    Gradle files / AndroidManifest.xml (see above)"); status=1
+fi
+REPORT+=("NOT CHECKED     Gradle build logic, dependency resolution, AGP/Compose compilation, resources, the APK (no Gradle/AGP/Android SDK here; open android_demo/ in Android Studio)")
 
 printf '\n== summary\n'
 printf '%s\n' "${REPORT[@]}"

@@ -2,11 +2,9 @@
 # Build and test the Swift package ios_demo/ (TinySAMKit) against golden vectors, on Linux.
 #
 #   scripts/test_ios_pipeline.sh --golden BUNDLE/golden [--manifest BUNDLE/manifest.json]
-#                                [--allow-empty-everything]
 #   (or TINYSAM_GOLDEN_DIR=...; the manifest defaults to the golden folder's parent's).
-#   --allow-empty-everything: the folder comes from a random-weight model whose everything mode
-#   keeps no mask; without it the everything test fails on such vectors (it would compare
-#   empty lists), so pass a folder that exercises everything mode without the flag too.
+#   Every golden folder holds everything-mode runs with final records (the `tuned` and
+#   `regions` runs, see docs/GOLDEN.md); the XCTests fail when such a run returns none.
 #
 # 1. installs / reuses the Swift 6 chroot (scripts/setup_swift.sh, cached under
 #    $TINYSAM_SWIFT_CHROOT, default /opt/tinysam-swift-chroot);
@@ -14,21 +12,22 @@
 #    folder into the test target's `.copy` resource Tests/TinySAMKitTests/Resources/golden;
 # 3. runs `swift build` (library, tinysam-cli) and `swift test` there with /proc mounted;
 # 4. runs `swiftc -parse` on the SwiftUI app sources (they need SwiftUI/CoreML: not buildable here);
-# 5. prints which parts were compiled and tested, which only parsed, which not checked at all.
-# Exit status: 0 only when the build, every test and the parse succeed. No golden folder -> 2.
+# 5. checks (as text) that TinySAMDemo.xcodeproj lists every app source and the local package;
+# 6. prints which parts were compiled and tested, which only parsed or text-checked, which not
+#    checked at all.
+# Exit status: 0 only when the build, every test, the parse and the project check succeed.
+# No golden folder -> 2.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHROOT="${TINYSAM_SWIFT_CHROOT:-/opt/tinysam-swift-chroot}"
 GOLDEN="${TINYSAM_GOLDEN_DIR:-}"
 MANIFEST=""
-ALLOW_EMPTY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --golden) GOLDEN="$2"; shift 2 ;;
         --manifest) MANIFEST="$2"; shift 2 ;;
-        --allow-empty-everything) ALLOW_EMPTY=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -75,7 +74,6 @@ log "golden vectors: $GOLDEN ($(find "$RES" -type f | wc -l) files) -> resource 
 
 in_chroot() {
     chroot "$CHROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
-        TINYSAM_ALLOW_EMPTY_EVERYTHING="$ALLOW_EMPTY" \
         /bin/bash -c "cd /build/tinysam/ios_demo && $*"
 }
 
@@ -92,25 +90,42 @@ T2=$(date +%s)
 APP_FILES=$(cd "$WORK/ios_demo" && find TinySAMDemo -name '*.swift' | sort)
 if [ -n "$APP_FILES" ] && in_chroot "swiftc -parse $(echo $APP_FILES) 2>&1"; then STATUS_PARSE=PASS; fi
 
+# Xcode project: no xcodebuild here, so text checks only: every Swift file of the app and of its
+# test target is a build file of project.pbxproj, and the local package is referenced.
+PBX="$REPO/ios_demo/TinySAMDemo/TinySAMDemo.xcodeproj/project.pbxproj"
+UNLISTED=""
+for f in $APP_FILES; do
+    grep -q "$(basename "$f") in Sources" "$PBX" || UNLISTED="$UNLISTED $f"
+done
+grep -q 'relativePath = \.\.;' "$PBX" || UNLISTED="$UNLISTED (local package ..)"
+STATUS_XCODE=PASS
+[ -z "$UNLISTED" ] || STATUS_XCODE="FAIL (missing from project.pbxproj:$UNLISTED)"
+
 EXECUTED=$(grep -Eo 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$TEST_LOG" | tail -1 || true)
 SUITES=$(grep -Eo "Test Suite '[A-Za-z]+Tests' (passed|failed)" "$TEST_LOG" | sed "s/Test Suite '//; s/'//" | sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g' || true)
 cat <<REPORT
 
 ==================== iOS pipeline report ====================
 toolchain: $(chroot "$CHROOT" /usr/bin/swift --version 2>&1 | head -1)
-golden:    $GOLDEN$([ "$ALLOW_EMPTY" = 1 ] && echo " (random weights: empty everything mode allowed)")
+golden:    $GOLDEN
 COMPILED AND TESTED on Linux (swift build + swift test):
-  TinySAMKit: Pipeline/ (Transforms, PILBilinear, Prompts, Postprocess, Masks), Everything/,
-    Manifest, Runtime/ (Predictor, ManagedModel/ModelStore, Benchmark, SHA256); tinysam-cli (built)
+  TinySAMKit: Pipeline/ (Transforms, PILBilinear, Prompts, Postprocess, Masks), Everything/
+    (Grid, EverythingPass, Hierarchical, Regions = small-region cleanup), Manifest,
+    Runtime/ (Predictor, ManagedModel/ModelStore, Benchmark, SHA256); tinysam-cli (built only)
   TinySAMKitTests: ${EXECUTED:-no test summary found}
     suites: ${SUITES:-none}
+$(grep -Eo 'EVERYTHING-CHECKED .*' "$TEST_LOG" | sed 's/^/    /' || true)
   build: $STATUS_BUILD ($((T1 - T0)) s)   test: $STATUS_TEST ($((T2 - T1)) s)
 ONLY PARSED (swiftc -parse: syntax only, no type check; SwiftUI/PhotosUI/UIKit do not exist here):
   $(echo $APP_FILES)
   parse: $STATUS_PARSE
-NOT CHECKED AT ALL (inside #if canImport(CoreML), which is false on Linux: compiled out):
-  Sources/TinySAMKit/Runtime/CoreMLSession.swift (CoreMLModel load/compile/unload, compute units,
-    CoreMLSession MLMultiArray in/out, CoreMLModelFactory)
+TEXT-CHECKED ONLY (no xcodebuild here): TinySAMDemo.xcodeproj lists every app / app-test source
+  above and the local TinySAMKit package: $STATUS_XCODE
+NOT CHECKED AT ALL:
+  Sources/TinySAMKit/Runtime/CoreMLSession.swift (inside #if canImport(CoreML), false on Linux:
+    CoreMLModel load/compile/unload, compute units, MLMultiArray in/out, CoreMLModelFactory)
+  the app's and PhoneBenchmarkTests' types and behaviour, the Xcode build settings and scheme,
+  TinySAMDemo/copy_bundle.sh (need macOS + Xcode; see ios_demo/README.md)
 =============================================================
 REPORT
-[ "$STATUS_BUILD" = PASS ] && [ "$STATUS_TEST" = PASS ] && [ "$STATUS_PARSE" = PASS ]
+[ "$STATUS_BUILD" = PASS ] && [ "$STATUS_TEST" = PASS ] && [ "$STATUS_PARSE" = PASS ] && [ "$STATUS_XCODE" = PASS ]

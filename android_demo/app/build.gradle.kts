@@ -88,7 +88,7 @@ val copyTinySamModels by tasks.registering {
             ?: throw GradleException("set -Ptinysam.bundleDir=/path/to/bundle (a folder written by tinysam-export)")
         val manifestFile = bundle.resolve("manifest.json")
         if (!manifestFile.isFile) {
-            throw GradleException("$manifestFile is missing: run `tinysam-export --target onnx --output-dir $bundle` first")
+            throw GradleException("$manifestFile is missing: run `tinysam-export --target onnx --out $bundle` first")
         }
         @Suppress("UNCHECKED_CAST")
         val manifest = JsonSlurper().parse(manifestFile) as Map<String, Any?>

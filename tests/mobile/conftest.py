@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +31,26 @@ def golden_dir(bundle: Path) -> Path:
         assert proc.returncode == 0, f"golden writer failed:\n{proc.stdout}\n{proc.stderr}"
     assert (golden / "index.json").is_file(), f"no golden vectors in {golden}"
     return golden
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded demo model (``export/assets``, the checkpoint ``tinysam-export`` uses by
+    default, at its own image size) exported to ONNX fp32 with its golden vectors: a trained,
+    if weak, model whose everything-mode vectors keep masks with active IoU and stability
+    filters. Mark users ``export``."""
+    pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+    from tinysam_export.config import ExportConfig
+    from tinysam_export.pipeline import run_export
+
+    out = tmp_path_factory.mktemp("demo_bundle") / "bundle"
+    return run_export(ExportConfig(out=out, threads=2, max_verify_images=0)).out
+
+
+def everything_docs(golden: Path) -> list[dict[str, Any]]:
+    """The everything-mode documents of a golden folder, in ``index.json`` order."""
+    index = json.loads((golden / "index.json").read_text())
+    return [json.loads((golden / name).read_text()) for name in index["everything"]]
 
 
 SYNTHETIC_SIZE = 256

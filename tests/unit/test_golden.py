@@ -86,7 +86,9 @@ def test_index_lists_everything(golden: Path) -> None:
     assert index["schema_version"] == 1
     cases = {json.loads((golden / c).read_text())["case"] for c in index["cases"]}
     assert cases == {"point", "points_neg", "box", "box_point", "refine", "batch"}
-    assert len(index["images"]) == 2 and len(index["everything"]) == 1
+    assert len(index["images"]) == 2
+    runs = [json.loads((golden / e).read_text())["run"] for e in index["everything"]]
+    assert runs == ["official", "tuned", "regions"]
     assert index["bytes"] < 20e6
 
 
@@ -103,14 +105,106 @@ def test_decoder_inputs_follow_the_prompt_encoding(golden: Path) -> None:
     assert load_array(golden, refine["decoder_inputs"]["has_mask_input"]).tolist() == [1.0]
 
 
+def _run(golden: Path, run: str) -> dict:
+    return json.loads((golden / f"everything__synth_landscape__{run}.json").read_text())
+
+
 def test_everything_vectors_exercise_every_filter(golden: Path) -> None:
-    doc = json.loads((golden / "everything__synth_landscape.json").read_text())
+    doc = _run(golden, "tuned")
     coarse, dense = doc["coarse"], doc["dense"]
     total = sum(3 * len(load_array(golden, b["point_coords"])) for b in dense["batches"])
     assert 0 < len(dense["kept"]) < total
+    assert len(coarse["kept"]) > 0
     assert len(coarse["batches"]) >= 1 and len(dense["batches"]) >= 2
     merged = load_array(golden, doc["merged"]["scores"])
     assert 0 < doc["final"]["count"] == len(doc["merged"]["kept"]) < len(merged)
+    assert doc["require_records"] and doc["small_regions"] is None
+    record = doc["final"]["records"][0]
+    assert set(record) == {
+        "segmentation",
+        "area",
+        "bbox",
+        "predicted_iou",
+        "point_coords",
+        "stability_score",
+        "crop_box",
+    }
+
+
+def test_official_run_uses_sams_thresholds(golden: Path) -> None:
+    cfg = _run(golden, "official")["config"]
+    assert (cfg["pred_iou_thresh"], cfg["stability_score_thresh"]) == (0.88, 0.95)
+    assert (cfg["high_score_thresh"], cfg["min_mask_region_area"]) == (8.5, 0)
+    assert cfg["points_per_side"] == _run(golden, "tuned")["config"]["points_per_side"]
+
+
+def test_regions_run_cleans_the_tuned_masks(golden: Path) -> None:
+    tuned, regions = _run(golden, "tuned"), _run(golden, "regions")
+    area = regions["config"]["min_mask_region_area"]
+    assert area > 0 and regions["small_regions"]["min_mask_region_area"] == area
+    assert regions["small_regions"]["input_count"] == tuned["final"]["count"]
+    # the same decoder calls, stored once
+    files = [b["low_res_masks"]["file"] for r in (tuned, regions) for b in r["dense"]["batches"]]
+    assert len(set(files)) == len(files) // 2
+
+
+def test_small_region_pieces_are_8_connected(golden: Path) -> None:
+    case = json.loads((golden / "pieces.json").read_text())["small_regions"][0]
+    labels = load_array(golden, case["labels"])
+    chain = {int(labels[9, 2]), int(labels[10, 3]), int(labels[11, 4])}
+    assert len(chain) == 1 and 0 not in chain  # diagonal neighbours: one component
+    assert case["holes"]["changed"] and case["islands"]["changed"]
+
+
+class ConstantDecoder(FakeDecoder):
+    """A model with nothing to offer: every logit -1 (empty masks), every IoU the same."""
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        b = inputs["point_coords"].shape[0]
+        return {
+            "low_res_masks": np.full((b, 4, self.lh, self.lh), -1.0, np.float32),
+            "iou_predictions": np.full((b, 4), -0.25, np.float32),
+        }
+
+
+def test_tuned_run_keeps_records_whatever_the_model(tmp_path: Path) -> None:
+    """Constant outputs (no threshold can separate anything, negative IoU): the tuned run
+    turns its filters off and still records final masks."""
+    predictor = Predictor(FakeEncoder(GEOMETRY), ConstantDecoder(GEOMETRY), GEOMETRY)
+    out = write_golden(predictor, tmp_path / "golden")
+    assert verify_golden(out) == []
+    tuned = _run(out, "tuned")
+    assert tuned["config"]["pred_iou_thresh"] == tuned["config"]["stability_score_thresh"] == 0
+    assert tuned["final"]["count"] > 0 and _run(out, "regions")["final"]["count"] > 0
+    assert _run(out, "official")["final"]["count"] == 0
+
+
+def test_empty_records_are_reported(golden: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "golden"
+    shutil.copytree(golden, copy)
+    path = copy / "everything__synth_landscape__tuned.json"
+    doc = json.loads(path.read_text())
+    doc["final"] = {"count": 0, "records": []}
+    path.write_text(json.dumps(doc))
+    fails = verify_golden(copy)
+    assert any("no records, but this run must keep some" in f for f in fails)
+    assert any("0 records, stored" in f or "records, stored 0" in f for f in fails)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_cut_separates_neighbouring_float32_values(strict: bool) -> None:
+    from tinysam_mobile.golden.everything import _cut
+
+    a = np.float32(0.5)
+    b = np.nextafter(a, np.float32(1))  # no float32 strictly between: the cut is a or b
+    values = np.array([0.1, 0.2, a, b, 0.9], np.float32)
+    t = np.float32(_cut(values, 0.6, must_keep=0.9, strict=strict))
+    kept = values > t if strict else values >= t
+    assert kept.tolist() == [False, False, False, True, True]
+    assert _cut(np.full(4, 0.7, np.float32), 0.5, 0.7, strict=True) == 0.0  # nothing to cut
+    assert _cut(np.array([-2, -1, 3], np.float32), 0.3, 3, strict=True) == 0.0  # cut <= 0: off
 
 
 @pytest.mark.parametrize(

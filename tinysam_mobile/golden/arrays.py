@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +88,16 @@ class ArrayWriter:
     root: Path
     max_file_bytes: int = 1 << 20
     bytes_written: int = 0
+    _shared: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
-    def put(self, name: str, array: np.ndarray, dtype: str, digest_ok: bool = False) -> dict:
+    def put(
+        self,
+        name: str,
+        array: np.ndarray,
+        dtype: str,
+        digest_ok: bool = False,
+        dedupe: bool = False,
+    ) -> dict:
         """Store ``array`` as ``bin/<name>.bin`` (or as a digest) and return its reference.
 
         Parameters
@@ -102,6 +110,9 @@ class ArrayWriter:
             ``float32``, ``int32``, ``uint8`` or ``bits``.
         digest_ok
             Allow a digest instead of a file when the bytes exceed ``max_file_bytes``.
+        dedupe
+            Reuse the file of an earlier ``dedupe`` array with the same dtype and bytes (the
+            reference then names that file; the shape is this array's).
         """
         a = _as_stored(array, dtype)
         data = array_bytes(a, dtype)
@@ -115,6 +126,12 @@ class ArrayWriter:
             }
             return ref
         rel = f"bin/{name}.bin"
+        if dedupe:
+            key = (dtype, hashlib.sha256(data).hexdigest())
+            if key in self._shared:
+                ref["file"] = self._shared[key]
+                return ref
+            self._shared[key] = rel
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

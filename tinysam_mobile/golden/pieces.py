@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinysam_mobile import masks, postprocess, transforms
+from tinysam_mobile.everything.regions import label_components, remove_small_regions
 from tinysam_mobile.spec import MASK_THRESHOLD
 
 from .arrays import ArrayWriter, check_array, compare, load_array
@@ -56,6 +57,40 @@ STABILITY_OFFSET = 1.0
 
 NMS_IOU = 0.7
 """IoU threshold used by the NMS vectors (SAM's default)."""
+
+
+REGION_MODES: tuple[str, ...] = ("holes", "islands")
+"""Modes of SAM's ``remove_small_regions``."""
+
+
+def _region_masks() -> list[tuple[np.ndarray, int]]:
+    """(bool mask, area threshold) cases of the small-region vectors.
+
+    A hand-drawn mask (holes of 1 and 4 pixels, islands touching only diagonally, which are one
+    8-connected component, unset pixels touching only diagonally), a random mask, a mask whose
+    islands are all small (the largest is kept; two tie, the first in raster order wins), an
+    empty and a full mask.
+    """
+    a = np.zeros((12, 16), dtype=bool)
+    a[1:8, 1:9] = True
+    a[3, 3] = False  # 1-pixel hole
+    a[4:6, 5:7] = False  # 2x2 hole
+    a[9, 2] = a[10, 3] = a[11, 4] = True  # diagonal chain: one island of 3
+    a[10, 12] = True  # single-pixel island
+    a[1:6, 11:15] = True
+    a[2, 12] = a[3, 13] = False  # unset pixels touching diagonally: one hole of 2
+    rand = _rng("regions").random((15, 19)) > 0.55
+    small = np.zeros((9, 11), dtype=bool)
+    small[1:3, 1:3] = True  # 4 pixels
+    small[5:7, 6:8] = True  # 4 pixels (tie)
+    small[8, 0] = True
+    return [
+        (a, 3),
+        (rand, 4),
+        (small, 10),
+        (np.zeros((6, 7), dtype=bool), 5),
+        (np.ones((5, 4), dtype=bool), 21),
+    ]
 
 
 def _rng(tag: str) -> np.random.Generator:
@@ -188,6 +223,23 @@ def write_pieces(w: ArrayWriter) -> dict[str, Any]:
         "kept": masks.box_nms(boxes, scores, NMS_IOU).tolist(),
     }
 
+    out["small_regions"] = []
+    for k, (m, area) in enumerate(_region_masks()):
+        labels, sizes = label_components(m)
+        case: dict[str, Any] = {
+            "mask": w.put(f"pieces__regions{k}__mask", m, "bits"),
+            "area_thresh": area,
+            "labels": w.put(f"pieces__regions{k}__labels", labels, "int32"),
+            "sizes": sizes.tolist(),
+        }
+        for mode in REGION_MODES:
+            res, changed = remove_small_regions(m, area, mode)
+            case[mode] = {
+                "mask": w.put(f"pieces__regions{k}__{mode}", res, "bits"),
+                "changed": changed,
+            }
+        out["small_regions"].append(case)
+
     rle_masks = _blob_masks(_rng("rle"), 4, (9, 14))
     out["rle"] = [
         {
@@ -261,6 +313,18 @@ def check_pieces(root: Path, p: dict[str, Any]) -> list[str]:
         load_array(root, nms["boxes"]), load_array(root, nms["scores"]), nms["iou_threshold"]
     )
     fails += compare("pieces.box_nms", kept, np.asarray(nms["kept"]), "int32")
+    for k, c in enumerate(p["small_regions"]):
+        m = load_array(root, c["mask"])
+        labels, sizes = label_components(m)
+        fails += check_array(root, f"pieces.small_regions[{k}].labels", labels, c["labels"])
+        fails += compare(
+            f"pieces.small_regions[{k}].sizes", sizes, np.asarray(c["sizes"], np.int64), "int32"
+        )
+        for mode in REGION_MODES:
+            res, changed = remove_small_regions(m, c["area_thresh"], mode)
+            fails += check_array(root, f"pieces.small_regions[{k}].{mode}", res, c[mode]["mask"])
+            if changed != c[mode]["changed"]:
+                fails.append(f"pieces.small_regions[{k}].{mode}.changed: {changed}")
     for k, c in enumerate(p["rle"]):
         m = load_array(root, c["mask"])
         if masks.mask_to_rle(m) != c["uncompressed"]:

@@ -143,9 +143,10 @@ def write_golden(
             write_json(out / f"case__{doc['id']}.json", doc)
             index["cases"].append(f"case__{doc['id']}.json")
         if k == 0:
-            edoc = every_mod.write_everything(w, predictor, image_id, everything_points_per_side)
-            write_json(out / f"everything__{image_id}.json", edoc)
-            index["everything"].append(f"everything__{image_id}.json")
+            runs = every_mod.write_everything(w, predictor, image_id, everything_points_per_side)
+            for name, edoc in runs:
+                write_json(out / name, edoc)
+                index["everything"].append(name)
 
     index["bytes"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     write_json(out / "index.json", index)

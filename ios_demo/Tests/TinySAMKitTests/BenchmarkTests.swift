@@ -19,7 +19,11 @@ final class BenchmarkTests: XCTestCase {
     func testStageStatistics() throws {
         let s = try StageStats(timesMs: [5, 1, 4, 2, 3, 10, 6, 7, 9, 8])
         XCTAssertEqual(s.medianMs, 5.5)
-        XCTAssertEqual(s.p90Ms, 9)  // nearest rank: ceil(0.9 * 10) = 9th value
+        XCTAssertEqual(s.p90Ms, 9)  // sorted[round(0.9 * 9) = 8], as bench_runtime.py
+        // n = 7: round(5.4) = 5 (a nearest-rank p90, ceil(6.3) = 7th value, would give 7)
+        XCTAssertEqual(try StageStats(timesMs: [1, 2, 3, 4, 5, 6, 7]).p90Ms, 6)
+        // n = 6: round(4.5) = 4, half to even like Python
+        XCTAssertEqual(try StageStats(timesMs: [1, 2, 3, 4, 5, 6]).p90Ms, 5)
         XCTAssertEqual(s.minMs, 1)
         XCTAssertEqual(s.meanMs, 5.5)
         XCTAssertEqual(try StageStats(timesMs: [3, 1, 2]).medianMs, 2)

@@ -1,5 +1,6 @@
-// Hierarchical everything mode replayed on the stored decoder outputs: every decoder input,
-// kept index, score, box, the coverage map, the dense points, the NMS and the final COCO RLEs.
+// Hierarchical everything mode (the official, tuned and regions runs of each golden image)
+// replayed on the stored decoder outputs: every decoder input, kept index, score, box, the
+// coverage map, the dense points, the NMS, the small-region cleanup and the final records.
 import Foundation
 import XCTest
 @testable import TinySAMKit
@@ -101,14 +102,6 @@ final class EverythingTests: XCTestCase {
             let rles = try jList(d["rles"], "rles").map { try jDictString(try jDict($0, "rle")["counts"], "counts") }
             XCTAssertEqual(pass.masks.map(\.cocoCounts), rles, "\(what) mask RLEs")
         }
-        // Vectors of a random-weight model keep nothing; the test script allows that only when
-        // told so (--allow-empty-everything), and then a second folder must exercise the filters.
-        if ProcessInfo.processInfo.environment["TINYSAM_ALLOW_EMPTY_EVERYTHING"] != "1" {
-            XCTAssertFalse(result.passes[0].kept.isEmpty || result.passes[1].kept.isEmpty,
-                           "\(name): a pass keeps no mask, so its filters are not exercised by these vectors")
-            XCTAssertFalse(result.records.isEmpty, "\(name): everything mode returns no mask")
-        }
-        print("EVERYTHING-CHECKED \(name): coarse kept \(result.passes[0].kept.count), dense kept \(result.passes[1].kept.count), final \(result.records.count)")
         // union_high_confidence and remaining_points
         golden.assertMask(try XCTUnwrap(result.coverage), try golden.array(doc["coverage"], "coverage").bits, "\(name) union_high_confidence")
         try golden.assertFloats(try XCTUnwrap(result.densePointsXYImage).map(Float.init),
@@ -118,10 +111,48 @@ final class EverythingTests: XCTestCase {
         golden.assertInts(result.merge.boxes.flatMap { $0 }, try golden.array(m["boxes"], "boxes").ints, "\(name) merged boxes")
         try golden.assertFloats(result.merge.scores, golden.array(m["scores"], "scores"), "\(name) merged scores")
         golden.assertInts(result.merge.kept, try jList(m["kept"], "kept").map { try jInt($0, "k") }, "\(name) box_nms kept")
-        // final records
+        // SAM's small-region cleanup on the NMS-ordered masks (runs with min_mask_region_area > 0)
+        let sr = doc["small_regions"] as? [String: Any]
+        XCTAssertEqual(sr != nil, config.minMaskRegionArea > 0, "\(name): small_regions present iff min_mask_region_area > 0")
+        if let sr {
+            XCTAssertEqual(try jInt(sr["min_mask_region_area"], "min_mask_region_area"), config.minMaskRegionArea, "\(name) small_regions area")
+            let masks = result.passes.flatMap(\.masks)
+            let ordered = result.merge.kept.map { masks[$0] }
+            XCTAssertEqual(ordered.count, try jInt(sr["input_count"], "input_count"), "\(name) small_regions.input_count")
+            let cleaned = try Regions.postprocessSmallRegions(ordered, boxes: result.merge.kept.map { result.merge.boxes[$0] },
+                                                              minArea: config.minMaskRegionArea, nmsThresh: config.boxNmsThresh)
+            golden.assertInts(cleaned.kept, try jList(sr["kept"], "kept").map { try jInt($0, "k") }, "\(name) small_regions.kept")
+        }
+        // final records (SAM automatic-mask-generator keys)
         let final = try jDict(doc["final"], "final")
-        let want = try jList(final["rles"], "rles").map { try jDictString(try jDict($0, "rle")["counts"], "counts") }
-        XCTAssertEqual(result.records.map(\.mask.cocoCounts), want, "\(name) final COCO RLEs")
-        for r in result.records { XCTAssertEqual(r.mask.hw, result.originalHW) }
+        let want = try jList(final["records"], "records").map { try jDict($0, "record") }
+        XCTAssertEqual(try jInt(final["count"], "count"), want.count, "\(name) final.count")
+        if try XCTUnwrap(doc["require_records"] as? Bool, "\(name): require_records") {
+            XCTAssertFalse(want.isEmpty, "\(name): the writer must record final masks for this run")
+            XCTAssertFalse(result.records.isEmpty, "\(name): everything mode returned no mask")
+        }
+        XCTAssertEqual(result.records.count, want.count, "\(name) final record count")
+        let hw = result.originalHW
+        for (i, (r, w)) in zip(result.records, want).enumerated() {
+            let seg = try jDict(w["segmentation"], "segmentation")
+            XCTAssertEqual(try jList(seg["size"], "size").map { try jInt($0, "size") }, [hw.h, hw.w], "\(name) records[\(i)].size")
+            XCTAssertEqual(r.mask.cocoCounts, try jDictString(seg["counts"], "counts"), "\(name) records[\(i)].segmentation")
+            XCTAssertEqual(r.mask.hw, hw)
+            XCTAssertEqual(r.area, try jInt(w["area"], "area"), "\(name) records[\(i)].area")
+            golden.assertInts(r.bboxXYWH, try jList(w["bbox"], "bbox").map { try jInt($0, "bbox") }, "\(name) records[\(i)].bbox")
+            golden.assertInts([0, 0, hw.w, hw.h], try jList(w["crop_box"], "crop_box").map { try jInt($0, "crop_box") }, "\(name) records[\(i)].crop_box")
+        }
+        if result.records.count == want.count {
+            golden.assertFloats(result.records.map(\.predictedIou), try want.map { Float(try jDouble($0["predicted_iou"], "predicted_iou")) },
+                                "\(name) records.predicted_iou")
+            golden.assertFloats(result.records.map(\.stabilityScore), try want.map { Float(try jDouble($0["stability_score"], "stability_score")) },
+                                "\(name) records.stability_score")
+            let points = try want.flatMap { w -> [Float] in
+                let p = try jList(try jList(w["point_coords"], "point_coords").first, "point")
+                return [Float(try jDouble(p[0], "x")), Float(try jDouble(p[1], "y"))]
+            }
+            golden.assertFloats(result.records.flatMap { [Float($0.point.x), Float($0.point.y)] }, points, "\(name) records.point_coords")
+        }
+        print("EVERYTHING-CHECKED \(name): run \(doc["run"] as? String ?? "?"), coarse kept \(result.passes[0].kept.count), dense kept \(result.passes[1].kept.count), final \(result.records.count)")
     }
 }

@@ -100,6 +100,28 @@ final class PiecesTests: XCTestCase {
         golden.assertInts(kept, try jList(c["kept"], "kept").map { try jInt($0, "kept") }, "box_nms kept")
     }
 
+    func testSmallRegions() throws {
+        let cases = try jList(pieces["small_regions"], "small_regions")
+        XCTAssertFalse(cases.isEmpty, "pieces.small_regions is empty")
+        for (k, any) in cases.enumerated() {
+            let c = try jDict(any, "small_regions[\(k)]")
+            let m = try golden.array(c["mask"], "mask")
+            let hw = HW(m.shape[0], m.shape[1])
+            let mask = try m.bits
+            // 8-connected labels, numbered in raster order of each component's first pixel.
+            let (labels, sizes) = try Regions.labelComponents(mask, hw: hw)
+            golden.assertInts(labels, try golden.array(c["labels"], "labels").ints, "small_regions[\(k)].labels")
+            golden.assertInts(sizes, try jList(c["sizes"], "sizes").map { try jInt($0, "sizes") }, "small_regions[\(k)].sizes")
+            for mode in [Regions.Mode.holes, .islands] {
+                let want = try jDict(c[mode.rawValue], mode.rawValue)
+                let (out, changed) = try Regions.removeSmallRegions(mask, hw: hw, areaThresh: try jInt(c["area_thresh"], "area_thresh"), mode: mode)
+                // integers only: exact
+                XCTAssertEqual(out, try golden.array(want["mask"], "mask").bits, "small_regions[\(k)].\(mode.rawValue) mask")
+                XCTAssertEqual(changed, want["changed"] as? Bool, "small_regions[\(k)].\(mode.rawValue) changed")
+            }
+        }
+    }
+
     func testRLE() throws {
         for (k, any) in try jList(pieces["rle"], "rle").enumerated() {
             let c = try jDict(any, "rle[\(k)]")

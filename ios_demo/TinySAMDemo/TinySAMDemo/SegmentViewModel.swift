@@ -101,10 +101,11 @@ final class SegmentViewModel: ObservableObject {
         status = "Image \(rgb.width)x\(rgb.height) encoded"
     }
 
-    /// A tap at image-pixel coordinates.
+    /// A tap at image-pixel coordinates (a drag that ends off the image is clamped onto it).
     func tap(x: Double, y: Double) async {
-        guard tapMode != .box else { return }
-        points.append(PromptPoint(x: x, y: y, label: tapMode == .positive ? 1 : 0))
+        guard tapMode != .box, let rgb else { return }
+        let px = min(max(x, 0), Double(rgb.width)), py = min(max(y, 0), Double(rgb.height))
+        points.append(PromptPoint(x: px, y: py, label: tapMode == .positive ? 1 : 0))
         await decode()
     }
 

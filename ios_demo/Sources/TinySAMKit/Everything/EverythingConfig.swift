@@ -23,6 +23,9 @@ public struct EverythingConfig: Equatable, Sendable {
     /// A logit (not a probability) above which a kept coarse mask marks pixels covered.
     public var highScoreThresh = 8.5
     public var boxNmsThresh = 0.7
+    /// If > 0, SAM's small-region cleanup: holes and islands smaller than this many pixels are
+    /// filled / removed from the final masks, then box NMS runs again (see `Regions`). 0 disables.
+    public var minMaskRegionArea = 0
     public var stabilityFrame: StabilityFrame = .lowRes
     public var stabilityPrefilterMargin = 0.05
 
@@ -36,6 +39,7 @@ public struct EverythingConfig: Equatable, Sendable {
         func bad(_ m: String) -> TinySAMError { .invalidArgument("EverythingConfig: \(m)") }
         guard pointsPerSide >= 1 else { throw bad("points_per_side must be >= 1, got \(pointsPerSide)") }
         guard pointsPerBatch >= 1 else { throw bad("points_per_batch must be >= 1, got \(pointsPerBatch)") }
+        guard minMaskRegionArea >= 0 else { throw bad("min_mask_region_area must be >= 0, got \(minMaskRegionArea)") }
         for (name, v) in [("pred_iou_thresh", predIouThresh), ("stability_score_thresh", stabilityScoreThresh),
                           ("stability_score_offset", stabilityScoreOffset), ("high_score_thresh", highScoreThresh),
                           ("box_nms_thresh", boxNmsThresh)] where !v.isFinite {
@@ -50,11 +54,16 @@ public struct EverythingConfig: Equatable, Sendable {
 
     /// Read the `config` object of a golden everything file or of `EverythingConfig.to_json()`.
     ///
-    /// - Throws: for unknown modes / frames, and for `min_mask_region_area > 0` (SAM's
-    ///   small-region cleanup is not part of TinySAMKit) or an `output_mode` other than the
-    ///   RLE/binary outputs it produces.
+    /// - Throws: for unknown modes / frames / output modes, non-integer counts and values that
+    ///   fail `validate()`. `output_mode` only selects how Python returns masks; TinySAMKit
+    ///   always returns `RLEMask`s, which decode to the binary mask and encode to COCO RLE.
     public init(json d: [String: Any]) throws {
         func num(_ k: String) -> Double? { (d[k] as? NSNumber)?.doubleValue }
+        func int(_ k: String) throws -> Int? {
+            guard let v = num(k) else { return nil }
+            guard v == v.rounded(), abs(v) < 1e15 else { throw TinySAMError.invalidArgument("\(k) must be an integer, got \(v)") }
+            return Int(v)
+        }
         if let m = d["mode"] as? String {
             guard let v = Mode(rawValue: m) else { throw TinySAMError.invalidArgument("unknown everything mode \(m)") }
             mode = v
@@ -63,16 +72,17 @@ public struct EverythingConfig: Equatable, Sendable {
             guard let v = StabilityFrame(rawValue: f) else { throw TinySAMError.invalidArgument("unknown stability_frame \(f)") }
             stabilityFrame = v
         }
-        if let v = num("points_per_side") { pointsPerSide = Int(v) }
-        if let v = num("points_per_batch") { pointsPerBatch = Int(v) }
+        if let v = try int("points_per_side") { pointsPerSide = v }
+        if let v = try int("points_per_batch") { pointsPerBatch = v }
         if let v = num("pred_iou_thresh") { predIouThresh = v }
         if let v = num("stability_score_thresh") { stabilityScoreThresh = v }
         if let v = num("stability_score_offset") { stabilityScoreOffset = v }
         if let v = num("high_score_thresh") { highScoreThresh = v }
         if let v = num("box_nms_thresh") { boxNmsThresh = v }
         if let v = num("stability_prefilter_margin") { stabilityPrefilterMargin = v }
-        if let v = num("min_mask_region_area"), v > 0 {
-            throw TinySAMError.invalidArgument("min_mask_region_area > 0 (SAM's hole/island cleanup) is not implemented in TinySAMKit")
+        if let v = try int("min_mask_region_area") { minMaskRegionArea = v }
+        if let m = d["output_mode"] as? String, !["binary_mask", "coco_rle", "uncompressed_rle"].contains(m) {
+            throw TinySAMError.invalidArgument("unknown output_mode \(m)")
         }
         try validate()
     }

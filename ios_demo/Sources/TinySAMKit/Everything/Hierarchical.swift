@@ -1,7 +1,8 @@
 // Grid and hierarchical everything mode, mirroring tinysam_mobile/everything/hierarchical.py:
 //   coarse_pass (grid of points_per_side / 4, keeps high-confidence masks)
 //   -> union_high_confidence (coverage map) -> remaining_points of the full grid
-//   -> dense_pass -> merge_nms (coarse then dense, box NMS scored by predicted IoU) -> records.
+//   -> dense_pass -> merge_nms (coarse then dense, box NMS scored by predicted IoU)
+//   -> SAM's small-region cleanup when min_mask_region_area > 0 (Regions) -> records.
 import Foundation
 
 /// Masks of all passes concatenated in pass order and their box NMS (`MergeResult`).
@@ -15,12 +16,14 @@ public struct MergeResult {
 /// One final mask of everything mode.
 public struct EverythingRecord {
     public let mask: RLEMask
-    /// XYXY inclusive, image pixels.
+    /// XYXY inclusive, image pixels (recomputed when the small-region cleanup changed the mask).
     public let box: [Int]
     public let predictedIou: Float
     public let stabilityScore: Float
     public let point: (x: Double, y: Double)
     public var area: Int { mask.area }
+    /// SAM's XYWH box (`w = x1 - x0`, `h = y1 - y0`), the `bbox` of a Python record.
+    public var bboxXYWH: [Int] { [box[0], box[1], box[2] - box[0], box[3] - box[1]] }
 }
 
 /// Final masks (NMS order) and every intermediate result (`EverythingResult`).
@@ -87,12 +90,23 @@ public enum Everything {
             dense = densePts
         }
         let merge = try mergeNMS(passes, iouThreshold: config.boxNmsThresh)
-        let masks = passes.flatMap(\.masks)
+        let allMasks = passes.flatMap(\.masks)
         let stab = passes.flatMap(\.stability)
         let points = passes.flatMap(\.pointCoords)
-        let records = merge.kept.map { i in
-            EverythingRecord(mask: masks[i], box: merge.boxes[i], predictedIou: merge.scores[i],
-                             stabilityScore: stab[i], point: (points[i].0, points[i].1))
+        var order = merge.kept
+        var masks = order.map { allMasks[$0] }
+        var boxes = order.map { merge.boxes[$0] }
+        if config.minMaskRegionArea > 0 && !order.isEmpty {
+            let cleaned = try Regions.postprocessSmallRegions(masks, boxes: boxes, minArea: config.minMaskRegionArea,
+                                                              nmsThresh: config.boxNmsThresh)
+            order = cleaned.kept.map { order[$0] }
+            masks = cleaned.masks
+            boxes = cleaned.boxes
+        }
+        let records = order.indices.map { k in
+            let i = order[k]
+            return EverythingRecord(mask: masks[k], box: boxes[k], predictedIou: merge.scores[i],
+                                    stabilityScore: stab[i], point: (points[i].0, points[i].1))
         }
         return EverythingResult(originalHW: hw, passes: passes, coverage: coverage, densePointsXYImage: dense,
                                 merge: merge, records: records)

@@ -8,7 +8,9 @@ import Foundation
 /// Timing statistics of one stage, in milliseconds (keys as the host bench_runtime.py rows).
 public struct StageStats: Equatable {
     public let medianMs: Double
-    /// Nearest-rank 90th percentile.
+    /// 90th percentile as every tinysam benchmark defines it (`bench_runtime.py`, the Android
+    /// benchmark, benchmarks/README_phone.md): the sorted times at index round(0.9 * (runs - 1)),
+    /// rounding half to even as Python's `round`.
     public let p90Ms: Double
     public let minMs: Double
     public let meanMs: Double
@@ -20,7 +22,7 @@ public struct StageStats: Equatable {
         let s = timesMs.sorted()
         let n = s.count
         medianMs = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-        p90Ms = s[max(0, Int((0.9 * Double(n)).rounded(.up)) - 1)]
+        p90Ms = s[min(n - 1, Int((0.9 * Double(n - 1)).rounded(.toNearestOrEven)))]
         minMs = s[0]
         meanMs = s.reduce(0, +) / Double(n)
         runs = n

@@ -16,7 +16,9 @@ extension ComputeUnits {
     }
 }
 
-/// An .mlpackage / .mlmodel / .mlmodelc from a bundle, compiled once and cached next to the app.
+/// An .mlpackage / .mlmodel / .mlmodelc from a bundle. Packages and specs are compiled on the
+/// first `load` (`MLModel.compileModel`, into a temporary folder) and the compiled model is reused
+/// by later loads of this object, e.g. after a compute-unit switch; a new app launch compiles again.
 public final class CoreMLModel: ManagedModel {
     public let url: URL
     public let spec: GraphSpec

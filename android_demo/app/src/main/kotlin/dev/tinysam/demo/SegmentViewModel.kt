@@ -2,7 +2,6 @@ package dev.tinysam.demo
 
 import android.app.Application
 import android.graphics.Bitmap
-import android.graphics.BitmapFactory
 import android.net.Uri
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
@@ -28,6 +27,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
+import kotlin.coroutines.cancellation.CancellationException
 
 /**
  * The app's state machine: opens the bundle from the assets, encodes each image once
@@ -77,12 +77,12 @@ class SegmentViewModel(application: Application) : AndroidViewModel(application)
 
     fun selectTool(tool: PromptTool) = _state.update { it.copy(tool = tool) }
 
-    /** A picked or captured photo (content:// URI). */
+    /** A picked or captured photo (content:// URI), upright, longest side at most [ImageConversions.MAX_SIDE]. */
     fun loadImage(uri: Uri) {
         launchWork("Decoding image") {
             val bitmap = withContext(Dispatchers.IO) {
-                getApplication<Application>().contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it) }
-            } ?: throw TinySamException("could not decode the image at $uri")
+                ImageConversions.decodePhoto(getApplication<Application>().contentResolver, uri)
+            }
             setBitmap(bitmap)
         }
     }
@@ -187,10 +187,16 @@ class SegmentViewModel(application: Application) : AndroidViewModel(application)
             _state.update { it.copy(busy = busy, error = null) }
             try {
                 work()
+            } catch (e: CancellationException) {
+                throw e // a newer request replaced this one
             } catch (e: TinySamException) {
                 _state.update { it.copy(error = e.message) }
-            } catch (e: IllegalArgumentException) {
-                _state.update { it.copy(error = e.message) }
+            } catch (e: Exception) {
+                // Runtime errors (ONNX Runtime's OrtException, LiteRT's IllegalArgumentException /
+                // IllegalStateException, I/O) are shown, not allowed to crash the app.
+                _state.update { it.copy(error = "${e.javaClass.simpleName}: ${e.message}") }
+            } catch (e: OutOfMemoryError) {
+                _state.update { it.copy(error = "out of memory: ${e.message}") }
             } finally {
                 _state.update { it.copy(busy = null, progress = null) }
             }

@@ -1,5 +1,6 @@
 package dev.tinysam.pipeline
 
+import dev.tinysam.pipeline.everything.Regions
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -109,6 +110,30 @@ class PiecesGoldenTest {
             nms.getDouble("iou_threshold"),
         )
         g.assertInts("pieces.box_nms", kept, Golden.ints(nms.getJSONArray("kept")))
+    }
+
+    @Test
+    fun smallRegions() {
+        val cases = p.getJSONArray("small_regions")
+        assertTrue(cases.length() > 0, "no small_regions vectors")
+        for (k in 0 until cases.length()) {
+            val c = cases.getJSONObject(k)
+            val ref = g.ref(c.getJSONObject("mask"))
+            val hw = Hw(ref.shape[0], ref.shape[1])
+            val mask = g.bits(c.getJSONObject("mask"))
+            // 8-connected labels, numbered in raster order of each component's first pixel.
+            val (labels, sizes) = Regions.labelComponents(mask, hw)
+            g.assertInts("pieces.small_regions[$k].labels", labels, g.int32(c.getJSONObject("labels")))
+            g.assertInts("pieces.small_regions[$k].sizes", sizes, Golden.ints(c.getJSONArray("sizes")))
+            for ((key, mode) in listOf("holes" to Regions.Mode.HOLES, "islands" to Regions.Mode.ISLANDS)) {
+                val want = c.getJSONObject(key)
+                val (out, changed) = Regions.removeSmallRegions(mask, hw, c.getInt("area_thresh"), mode)
+                val stored = g.bits(want.getJSONObject("mask"))
+                val diff = stored.indices.count { stored[it] != out[it] }
+                assertEquals(0, diff, "pieces.small_regions[$k].$key: pixels differ (integer-only step, exact)")
+                assertEquals(want.getBoolean("changed"), changed, "pieces.small_regions[$k].$key.changed")
+            }
+        }
     }
 
     @Test
