@@ -1,8 +1,9 @@
 """``tinysam-export``: export a TinySAM / MobileSAM checkpoint into a verified bundle.
 
-Example::
+Examples::
 
     tinysam-export --target onnx --checkpoint tinysam_42.3.pth --out bundles/tinysam
+    tinysam-export --target all --checkpoint tinysam_42.3.pth --out bundles/tinysam-all
 
 The options are derived from the fields of :class:`tinysam_export.config.ExportConfig` (their
 ``metadata``); ``--quiet`` is the only option of the command itself.
@@ -67,15 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
             action = "store_false" if flag.startswith("--no-") else "store_true"
             parser.add_argument(flag, dest=f.name, action=action, help=help_text)
         elif isinstance(kind, type) and issubclass(kind, Enum):
-            choices = [m.value for m in kind]
-            default = [m.value for m in f.default] if repeated else f.default
+            choices = [m.value for m in kind] + list(f.metadata.get("extra_choices", ()))
+            default = ", ".join(m.value for m in f.default) if repeated else f.default
             parser.add_argument(
                 flag,
                 dest=f.name,
                 choices=choices,
                 action="append" if repeated else "store",
                 default=None,
-                help=f"{help_text} (default: {', '.join(default) if repeated else default})",
+                help=f"{help_text} (default: {default})" if default else help_text,
             )
         else:
             parser.add_argument(

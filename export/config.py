@@ -1,10 +1,16 @@
 """Typed export configuration: targets, precisions, what is supported, and ``ExportConfig``.
 
-``SUPPORTED`` is the single table of (target, precision) pairs the exporter can produce. A new
-target is added in three places: a member of :class:`Target`, a row here, and an entry in
-``tinysam_export.targets.TARGET_MODULES``. The command-line flags of ``tinysam-export`` are
+``SUPPORTED`` is the single table of (target, precision) pairs the exporter can produce;
+``UNSUPPORTED_REASONS`` says why a missing pair is missing. A new target is added in three places:
+a member of :class:`Target`, a row here, and entries in ``tinysam_export.targets``
+(``TARGET_MODULES``, ``TARGET_REQUIREMENTS``). The command-line flags of ``tinysam-export`` are
 derived from the fields of :class:`ExportConfig` (their ``metadata``), so a new option is a new
 field.
+
+Precisions when none is requested (:func:`default_precisions`): ONNX fp32 (the runtime's default
+graphs and the source of the golden vectors), mobile targets (CoreML, TFLite) int8, or their
+smallest supported precision while int8 is not supported. ``--target all`` is every target of
+``SUPPORTED`` at its defaults, plus ONNX int8 (the ORT Mobile graphs).
 """
 
 from __future__ import annotations
@@ -36,11 +42,25 @@ class Precision(StrEnum):
 
 SUPPORTED: dict[Target, frozenset[Precision]] = {
     Target.ONNX: frozenset({Precision.FP32, Precision.INT8}),  # int8: tinysam_export.quantize
-    # H9: coreml int8 (int8 weights) converts, but fails the gate on the small models; see
-    # docs/TARGETS.md
-    Target.COREML: frozenset({Precision.FP32, Precision.FP16}),
+    # int8: per-graph int8 weights, float16 weights where the gate rejects them (docs/TARGETS.md)
+    Target.COREML: frozenset({Precision.FP32, Precision.FP16, Precision.INT8}),
+    Target.TFLITE: frozenset({Precision.FP32, Precision.INT8}),  # int8: dynamic-range weights
 }
 """Which precisions each target can currently produce; a target that is absent is unsupported."""
+
+UNSUPPORTED_REASONS: dict[tuple[Target, Precision], str] = {
+    (Target.ONNX, Precision.FP16): "no fp16 ONNX path; int8 gives smaller graphs (docs/TARGETS.md)",
+    (Target.TFLITE, Precision.FP16): (
+        "the TFLite target writes fp32 and dynamic-range int8 only; int8 is smaller"
+    ),
+}
+"""Why a pair is missing from ``SUPPORTED`` (quoted when it is refused)."""
+
+ALL_TARGETS = "all"
+"""``--target all``: every target of ``SUPPORTED`` (see :func:`default_precisions`)."""
+
+MOBILE_DEFAULT_ORDER: tuple[Precision, ...] = (Precision.INT8, Precision.FP16, Precision.FP32)
+"""Default precision of a mobile target: the first of these it supports."""
 
 DEFAULT_OPSET = 18
 """ONNX opset of the exported graphs (the dynamo exporter's lowest; ONNX Runtime Mobile runs it)."""
@@ -63,10 +83,59 @@ def check_supported(target: Target, precision: Precision) -> None:
         raise ExportError(f"target {target.value!r} is not supported yet (supported: {known})")
     if precision not in allowed:
         ok = ", ".join(sorted(p.value for p in allowed))
+        reason = UNSUPPORTED_REASONS.get((target, precision))
         raise ExportError(
-            f"precision {precision.value!r} is not supported for target {target.value!r} "
-            f"(supported: {ok})"
+            f"precision {precision.value!r} is not supported for target {target.value!r}"
+            f"{': ' + reason if reason else ''} (supported: {ok})"
         )
+
+
+def default_precisions(target: Target, all_targets: bool = False) -> tuple[Precision, ...]:
+    """Precisions exported for ``target`` when no precision is requested.
+
+    Parameters
+    ----------
+    target
+        A target of ``SUPPORTED``.
+    all_targets
+        ``--target all``: ONNX gets int8 (the ORT Mobile graphs) next to fp32.
+
+    Returns
+    -------
+    tuple of Precision
+        ONNX: fp32 (+ int8 with ``all_targets``); other (mobile) targets: the first precision of
+        :data:`MOBILE_DEFAULT_ORDER` that ``SUPPORTED`` lists.
+    """
+    allowed = SUPPORTED[target]
+    if target is Target.ONNX:
+        wanted = (Precision.FP32, Precision.INT8) if all_targets else (Precision.FP32,)
+        return tuple(p for p in wanted if p in allowed)
+    return (next(p for p in MOBILE_DEFAULT_ORDER if p in allowed),)
+
+
+def resolve_targets(requested: tuple[Target | str, ...]) -> tuple[tuple[Target, ...], bool]:
+    """Expand ``"all"`` and parse target names.
+
+    Returns
+    -------
+    tuple
+        The targets (stable order, no repeats) and whether ``"all"`` was among them.
+
+    Raises
+    ------
+    ExportError
+        An unknown target name.
+    """
+    if ALL_TARGETS in requested:
+        return tuple(SUPPORTED), True
+    targets = []
+    for t in requested:
+        try:
+            targets.append(Target(t))
+        except ValueError:
+            known = ", ".join([*(m.value for m in Target), ALL_TARGETS])
+            raise ExportError(f"unknown target {t!r} (known: {known})") from None
+    return tuple(dict.fromkeys(targets)), False
 
 
 @dataclass(frozen=True)
@@ -82,8 +151,11 @@ class ExportConfig:
         Bundle folder to create. It is written only when every stage succeeded.
     checkpoint
         ``.pth`` file in the official ``vit_t`` layout; ``None`` means the embedded demo model.
-    targets, precisions
-        Every combination ``targets x precisions`` is exported; each must be in ``SUPPORTED``.
+    targets
+        Targets to export; ``"all"`` means every target of ``SUPPORTED``.
+    precisions
+        Every combination ``targets x precisions`` is exported and must be in ``SUPPORTED``;
+        empty: each target's :func:`default_precisions`.
     model
         Registry name of the architecture.
     image_size
@@ -109,11 +181,19 @@ class ExportConfig:
     )
     targets: tuple[Target, ...] = field(
         default=(Target.ONNX,),
-        metadata={"flag": "--target", "help": "graph format (repeatable)"},
+        metadata={
+            "flag": "--target",
+            "help": "graph format (repeatable; 'all': every target)",
+            "extra_choices": (ALL_TARGETS,),
+        },
     )
     precisions: tuple[Precision, ...] = field(
-        default=(Precision.FP32,),
-        metadata={"flag": "--precision", "help": "weight precision (repeatable)"},
+        default=(),
+        metadata={
+            "flag": "--precision",
+            "help": "weight precision (repeatable; default: fp32 for onnx, int8 for coreml and "
+            "tflite; with --target all also int8 for onnx)",
+        },
     )
     model: str = field(default="vit_t", metadata={"flag": "--model", "help": "architecture"})
     image_size: int | None = field(
@@ -147,6 +227,8 @@ class ExportConfig:
         default=True,
         metadata={"flag": "--no-golden", "help": "do not write golden test vectors (DIR/golden)"},
     )
+    combinations: tuple[tuple[Target, Precision], ...] = field(default=(), init=False)
+    """Every (target, precision) pair to export, in a stable order (derived)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -156,15 +238,19 @@ class ExportConfig:
                 raise ExportError(f"--calibration-dir {self.calibration_dir} is not a folder")
         if self.checkpoint is not None:
             object.__setattr__(self, "checkpoint", Path(self.checkpoint))
-        object.__setattr__(self, "targets", tuple(Target(t) for t in self.targets))
-        object.__setattr__(self, "precisions", tuple(Precision(p) for p in self.precisions))
         if not self.targets:
             raise ExportError("no target requested")
-        if not self.precisions:
-            raise ExportError("no precision requested")
-        for target in self.targets:
-            for precision in self.precisions:
-                check_supported(target, precision)
+        targets, all_targets = resolve_targets(tuple(self.targets))
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "precisions", tuple(Precision(p) for p in self.precisions))
+        pairs = [
+            (t, p)
+            for t in targets
+            for p in (dict.fromkeys(self.precisions) or default_precisions(t, all_targets))
+        ]
+        for target, precision in pairs:
+            check_supported(target, precision)
+        object.__setattr__(self, "combinations", tuple(pairs))
         if self.image_size is not None:
             try:
                 ModelGeometry(self.image_size)
@@ -176,8 +262,3 @@ class ExportConfig:
             raise ExportError(f"opset must be >= 17, got {self.opset}")
         if self.max_verify_images < 0:
             raise ExportError(f"max_verify_images must be >= 0, got {self.max_verify_images}")
-
-    @property
-    def combinations(self) -> list[tuple[Target, Precision]]:
-        """Every (target, precision) pair to export, in a stable order."""
-        return [(t, p) for t in dict.fromkeys(self.targets) for p in dict.fromkeys(self.precisions)]

@@ -10,6 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tinysam_export.runtime_tables import (
+    attention_index_sizes,
+    axis_encodings,
+    dense_pe_from_axes,
+    offset_index,
+    runtime_zero,
+    supplied_buffers,
+)
 from tinysam_mobile.spec import (
     NUM_MASK_TOKENS,
     PAD_LABEL,
@@ -53,6 +61,12 @@ class EncoderGraph(nn.Module):
     ``(x - mean) / std``. The padded area becomes exactly zero either way, so the graph needs no
     knowledge of the original image size (no dynamic shapes, no control flow), and apps never
     need the std.
+
+    Export-only rewrite (size): TinyViT's attention-bias index buffers are supplied at run time
+    (:func:`tinysam_export.runtime_tables.offset_index`, one per window size, equal to the
+    buffers; :func:`~tinysam_export.runtime_tables.supplied_buffers`), so the model's own
+    attention code gathers its (heads, N, N) bias tables in the graph and no exporter folds
+    them into constants.
     """
 
     def __init__(self, sam: nn.Module) -> None:
@@ -62,6 +76,7 @@ class EncoderGraph(nn.Module):
         self.geometry = model_geometry(sam)
         self.register_buffer("mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(PIXEL_STD).view(1, 3, 1, 1), persistent=False)
+        self.bias_index_sizes = attention_index_sizes(self.image_encoder)
 
     @property
     def spec(self) -> GraphSpec:
@@ -81,7 +96,14 @@ class EncoderGraph(nn.Module):
         torch.Tensor
             ``image_embeddings`` float32 (1, 256, S/16, S/16).
         """
-        return self.image_encoder((image - self.mean) / self.std)
+        x = (image - self.mean) / self.std
+        if not self.bias_index_sizes:
+            return self.image_encoder(x)
+        zero = runtime_zero(image, torch.float32)
+        by_size = {n: offset_index(n, zero) for n in sorted(set(self.bias_index_sizes.values()))}
+        indices = {name: by_size[n] for name, n in self.bias_index_sizes.items()}
+        with supplied_buffers(self.image_encoder, indices):
+            return self.image_encoder(x)
 
 
 class DecoderGraph(nn.Module):
@@ -114,6 +136,10 @@ class DecoderGraph(nn.Module):
     - The single image embedding is broadcast over the B prompts with ``expand`` before it
       reaches the decoder, so the decoder takes its "one embedding per prompt" path and
       ``num_prompts`` stays a clean symbolic dimension instead of a repeat count.
+    - Size: the dense positional encoding (1, 256, h, w) is computed in the graph
+      (:meth:`dense_pe`) instead of being folded into a 4 MB constant: per-axis sines and
+      cosines from the (2, 128) frequency matrix, combined with the angle-sum identity
+      (:mod:`tinysam_export.runtime_tables`; equal to ``get_dense_pe()`` within 1e-5).
     """
 
     def __init__(self, sam: nn.Module) -> None:
@@ -150,8 +176,25 @@ class DecoderGraph(nn.Module):
         """Decode B prompts; see the class docstring for shapes and frames."""
         sparse = self.prompt_encoder.embed_points(point_coords, point_labels, pad=False)
         dense = self.embed_mask(mask_input, has_mask_input)
-        image_pe = self.prompt_encoder.get_dense_pe()
+        image_pe = self.dense_pe(image_embeddings)
         return self.decode_masks(image_embeddings, image_pe, sparse, dense)
+
+    def axis_encodings(self, zero: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``sin_x``, ``cos_x`` (w, F), ``sin_y``, ``cos_y`` (h, F) of the dense encoding.
+
+        Computed from the frequency matrix and ``zero`` ((1,) float32, a run-time zero);
+        target patches (``tinysam_export.patches``) override only this step.
+        """
+        gaussian = self.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix
+        return axis_encodings(gaussian, self.geometry.embedding_hw, zero)
+
+    def dense_pe(self, image_embeddings: torch.Tensor) -> torch.Tensor:
+        """``PromptEncoder.get_dense_pe()`` (1, 256, h, w) float32, computed in the graph.
+
+        The run-time zero comes from ``image_embeddings``, so no exporter folds the encoding.
+        """
+        zero = runtime_zero(image_embeddings, torch.float32)
+        return dense_pe_from_axes(*self.axis_encodings(zero))
 
     def decode_masks(
         self,

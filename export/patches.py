@@ -13,6 +13,13 @@ Rewrites:
   ``repeat_interleave`` with a traced repeat count. For a batch-1 tensor along dim 0 it is the
   same as ``expand(B, ...)``, a broadcast view that every converter supports and that keeps
   ``num_prompts`` a free dimension.
+- :class:`AxisTableDecoderGraph` (``dense positional encoding from float64 tables``): the
+  graphs compute the dense positional encoding at run time from per-axis sines and cosines
+  (``tinysam_export.runtime_tables``). CoreML computes them in float16, where the angles
+  ``2 pi (2x - 1) g`` reach 2 pi |g| ~ 22 rad and lose ~0.01 (encoding error 0.013 at 1024 with
+  the reference checkpoint, against 2.4e-4 for the float16-stored table); here the per-axis
+  sines and cosines are one (4, n, F) table computed in float64 at export and stored in
+  float16 (kept out of int8 weight quantisation): encoding error 1.1e-3 in float16, 64 KB.
 - :func:`coreml_int_of_shape` (converter-side, scoped): with torch 2.13 the traced
   ``b, n, c = x.shape`` of the decoder attention yields length-1 arrays, and coremltools 9's
   ``aten::Int`` conversion calls ``int()`` on them, which numpy 2 refuses ("only 0-dimensional
@@ -31,13 +38,21 @@ import torch
 from torch import nn
 
 from tinysam_export.graphs import DecoderGraph
+from tinysam_export.runtime_tables import axis_encodings
 
 PATCHES: dict[str, str] = {
     "decoder.repeat_interleave_to_expand": (
         "MaskDecoder.predict_masks: repeat_interleave(image_pe, B, dim=0) -> "
         "image_pe.expand(B, ...) (coremltools cannot convert repeat_interleave)"
     ),
+    "decoder.dense_pe_axis_table": (
+        "DecoderGraph.axis_encodings: per-axis sines/cosines of the dense positional encoding "
+        "from a float64-computed (4, n, F) table instead of float16 sin/cos in the graph"
+    ),
 }
+
+PE_AXIS_TABLE = "dense_pe_axis_table"
+"""Buffer name of :class:`AxisTableDecoderGraph`'s table (also the CoreML const's name)."""
 """Name -> one-line description of every rewrite, recorded in the manifest by the targets."""
 
 
@@ -113,10 +128,35 @@ class ExpandDecoderGraph(DecoderGraph):
         return predict_masks_expand(self.mask_decoder, image_embeddings, image_pe, sparse, dense)
 
 
+class AxisTableDecoderGraph(ExpandDecoderGraph):
+    """:class:`ExpandDecoderGraph` whose dense-encoding sines / cosines come from a table.
+
+    The table :data:`PE_AXIS_TABLE` (4, n, F) float32 holds ``sin_x``, ``cos_x``, ``sin_y``,
+    ``cos_y`` of :func:`tinysam_export.runtime_tables.axis_encodings`, evaluated in float64 from
+    the model's frequency matrix when the wrapper is built; the graph adds the run-time zero
+    and combines them exactly as :class:`~tinysam_export.graphs.DecoderGraph` does, so the full
+    (1, 256, h, w) encoding is still never stored. Square embedding grids only (``h == w``).
+    """
+
+    def __init__(self, graph: DecoderGraph) -> None:
+        super().__init__(graph)
+        h, w = self.geometry.embedding_hw
+        if h != w:
+            raise ValueError(f"embedding grid {h}x{w} is not square")
+        gaussian = self.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix
+        with torch.no_grad():
+            parts = axis_encodings(gaussian.double(), (h, w), torch.zeros(1, dtype=torch.float64))
+        self.register_buffer(PE_AXIS_TABLE, torch.stack(parts).float(), persistent=False)
+
+    def axis_encodings(self, zero: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The table's four (n, F) slices, each plus ``zero`` (so nothing is folded)."""
+        return tuple((getattr(self, PE_AXIS_TABLE) + zero).unbind(0))
+
+
 def patch_for_coreml(graph: nn.Module) -> nn.Module:
     """Return ``graph`` with the CoreML rewrites applied (the encoder needs none)."""
     if isinstance(graph, DecoderGraph) and not isinstance(graph, ExpandDecoderGraph):
-        return ExpandDecoderGraph(graph).eval()
+        return AxisTableDecoderGraph(graph).eval()
     return graph
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import need
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
@@ -47,7 +49,7 @@ TINY_IMAGE_SIZE = 256
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded random-weight ``vit_t`` saved in the official checkpoint layout (.pth)."""
-    torch = pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+    torch = need("torch", "the exporter tests need the [export] extra")
     from tinysam_export.checkpoint import save_state_dict
     from tinysam_export.modeling.build import build_sam
 
@@ -79,7 +81,7 @@ def reference_bundle(reference_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """The full-size reference checkpoint exported once per session at 1024 (ONNX fp32),
     verified on the synthetic images, without golden vectors. Mark users ``checkpoint`` and
     ``slow``."""
-    pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+    need("torch", "the exporter tests need the [export] extra")
     from tinysam_export.config import ExportConfig
     from tinysam_export.pipeline import run_export
 

@@ -1,10 +1,11 @@
-"""Pipeline stage "quantize": INT8 artifacts from the float ONNX graphs, plus ORT Mobile files.
+"""Pipeline stage "quantize": INT8 artifacts (ONNX, CoreML), plus ORT Mobile files.
 
-Runs after "convert". For every requested ``(onnx, int8)`` pair it quantises the float32 ONNX
+Runs after "convert". For a requested ``(onnx, int8)`` pair it quantises the float32 ONNX
 graphs (converted into a scratch folder when fp32 itself was not requested, so the bundle holds
-only what was asked for), then writes ``.ort`` files of every ONNX artifact of the bundle into
-``onnx/ort/`` with ``required_operators.config`` (the operator list of a reduced ORT Mobile
-build).
+only what was asked for); for ``(coreml, int8)`` it gates each graph's int8 weights and converts
+it with int8 (or, failing the gate, float16) weights (``tinysam_export.quantize.coreml_int8``).
+Then it writes ``.ort`` files of every ONNX artifact of the bundle into ``onnx/ort/`` with
+``required_operators.config`` (the operator list of a reduced ORT Mobile build).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 
 from tinysam_export.config import ExportConfig, Precision, Target
 from tinysam_export.quantize.calibration import load_calibration_images
+from tinysam_export.quantize.coreml_int8 import quantize_coreml_int8
 from tinysam_export.quantize.onnx_int8 import quantize_onnx_int8
 from tinysam_export.quantize.ort_mobile import write_ort_models
 from tinysam_export.targets import ConvertOptions, artifact_name, load_target
@@ -44,9 +46,13 @@ class QuantizeResult:
         return ", ".join(files) if files else "nothing to quantise"
 
 
+INT8_TARGETS = (Target.ONNX, Target.COREML)
+"""Targets whose int8 artifacts this stage makes."""
+
+
 def int8_pairs(config: ExportConfig) -> list[tuple[Target, Precision]]:
     """The requested pairs this stage produces (the convert stage skips them)."""
-    return [(t, p) for t, p in config.combinations if t is Target.ONNX and p is Precision.INT8]
+    return [(t, p) for t, p in config.combinations if t in INT8_TARGETS and p is Precision.INT8]
 
 
 def stage_quantize(
@@ -56,7 +62,7 @@ def stage_quantize(
     converted: dict[tuple[Target, Precision, GraphName], str],
     bundle: Path,
 ) -> QuantizeResult:
-    """Quantise the ONNX graphs and write the ORT Mobile files.
+    """Make the requested INT8 artifacts (ONNX, CoreML) and write the ORT Mobile files.
 
     Parameters
     ----------
@@ -65,7 +71,8 @@ def stage_quantize(
     geometry
         Model geometry.
     graphs
-        The export wrappers (used when fp32 ONNX must be converted for calibration only).
+        The export wrappers (CoreML int8 packages are converted from them; fp32 ONNX when it
+        must be converted for calibration only).
     converted
         Artifacts of the convert stage, bundle-relative.
     bundle
@@ -74,8 +81,17 @@ def stage_quantize(
     import onnxruntime
 
     result = QuantizeResult(tools={"onnxruntime.quantization": onnxruntime.__version__})
+    if (Target.COREML, Precision.INT8) in int8_pairs(config):
+        from tinysam_export.targets import coreml
+
+        made = quantize_coreml_int8(graphs, bundle / Target.COREML.value, geometry)
+        for g, art in made.items():
+            key = (Target.COREML, Precision.INT8, g)
+            result.artifacts[key] = art.path.relative_to(bundle).as_posix()
+            result.quantization[key] = art.quantization
+        result.tools.update(coreml.tool_versions())
     with tempfile.TemporaryDirectory(prefix="tinysam-fp32-") as scratch:
-        if int8_pairs(config):
+        if (Target.ONNX, Precision.INT8) in int8_pairs(config):
             fp32 = {}
             for g in (GraphName.ENCODER, GraphName.DECODER):
                 rel = converted.get((Target.ONNX, Precision.FP32, g))

@@ -5,19 +5,25 @@
   and ``num_points`` (1..16) are ``ct.RangeDim`` dimensions, so one model serves interactive
   prompts and everything-mode batches.
 - The decoder is traced through :func:`tinysam_export.patches.patch_for_coreml`
-  (``repeat_interleave -> expand``; coremltools cannot convert ``repeat_interleave``).
+  (``repeat_interleave -> expand``: coremltools cannot convert ``repeat_interleave``; the
+  dense positional encoding from a float64-computed per-axis table, which float16 compute
+  keeps 10x more accurate than float16 sines of large angles).
 - ``fp32``: float32 compute. ``fp16``: float16 compute. ``int8``: the fp16 model with int8
   weights (``coremltools.optimize.coreml.linear_quantize_weights``, symmetric, per output
-  channel); CoreML dequantises them on load (``constexpr_*`` ops).
+  channel, tensors of more than :data:`INT8_WEIGHT_THRESHOLD` elements); CoreML dequantises
+  them on load (``constexpr_*`` ops). The INT8 pass (``tinysam_export.quantize.coreml_int8``)
+  may keep one graph of an int8 artifact at float16 weights (``weights=FP16``) when its int8
+  weights fail the gate; the package records the stored weights in :data:`WEIGHTS_KEY`.
 - TinyViT is known to overflow in float16 on some stacks. Before an fp16 / int8 encoder is
   converted, :func:`fp16_encoder_check` runs the same wrapper in PyTorch with fp16-rounded
   weights and, where the CPU runs it, in torch float16; if the embedding does not hold
   (cosine < :data:`FP16_MIN_COSINE` or non-finite), the ops in :data:`FP32_KEEP_OPS` stay
   float32. The figures and the decision are stored in the package's user metadata
   (``tinysam.fp16_check``) and copied into the manifest's parity record.
-- CoreML cannot predict on Linux: :func:`check_package` verifies what can be verified without
-  the runtime (names, shapes and ranges, dtypes, int8 weight ops, metadata);
-  ``tinysam_export.targets.coreml_verify`` adds the gate on PyTorch-simulated weights.
+- CoreML cannot predict on Linux: :func:`~tinysam_export.targets.coreml_package.check_package`
+  verifies what can be verified without the runtime (names, shapes and ranges, dtypes, int8
+  weight ops, metadata); ``tinysam_export.targets.coreml_verify`` adds the gate on
+  PyTorch-simulated weights.
 """
 
 from __future__ import annotations
@@ -40,21 +46,25 @@ from torch import nn
 from tinysam_export.config import Precision
 from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
-from tinysam_export.patches import PATCHES, coreml_int_of_shape, patch_for_coreml
+from tinysam_export.patches import PATCHES, PE_AXIS_TABLE, coreml_int_of_shape, patch_for_coreml
 from tinysam_export.targets import ConvertOptions, artifact_name
+from tinysam_export.targets.coreml_package import (
+    AUTHOR,
+    DIM_RANGES,
+    FP16_CHECK_KEY,
+    INT8_WEIGHT_OPS,
+    WEIGHTS_KEY,
+    check_package,
+    coremltools_module,
+    package_metadata,
+    stored_weights,
+)
 from tinysam_export.verify import cosine, relative_error, synthetic_images
-from tinysam_mobile.errors import MissingDependencyError
 from tinysam_mobile.spec import GraphName, GraphSpec
 from tinysam_mobile.transforms import preprocess
 
 SUFFIX = ".mlpackage"
 """An ML program is saved as a ``.mlpackage`` folder."""
-
-DIM_RANGES: dict[str, tuple[int, int, int]] = {
-    "num_prompts": (1, 64, 1),
-    "num_points": (1, 16, 2),
-}
-"""``(lower, upper, default)`` of each symbolic dimension of the decoder."""
 
 FP16_MIN_COSINE = 0.999
 """Embedding cosine (fp16 vs fp32 PyTorch) below which fp32 ops are kept in the encoder."""
@@ -62,23 +72,10 @@ FP16_MIN_COSINE = 0.999
 FP32_KEEP_OPS = frozenset({"softmax", "layer_norm", "reduce_mean", "reduce_sum", "pow", "sqrt"})
 """MIL ops kept in float32 when the fp16 encoder check fails (attention / norm statistics)."""
 
-INT8_WEIGHT_OPS = frozenset({"constexpr_affine_dequantize", "constexpr_blockwise_shift_scale"})
-"""MIL ops that hold int8 weights in an ML program."""
+INT8_WEIGHT_THRESHOLD = 2048
+"""Constants with more elements than this get int8 weights (coremltools' ``weight_threshold``)."""
 
-AUTHOR = "tinysam-mobile"
 LICENSE = "Apache-2.0 (tinysam-mobile); model weights: see the checkpoint's license"
-FP16_CHECK_KEY = "tinysam.fp16_check"
-"""User-metadata key of the fp16 numerics figures inside the package."""
-
-
-def _ct() -> Any:
-    try:
-        import coremltools
-    except ImportError:
-        raise MissingDependencyError(
-            "the CoreML target needs coremltools: pip install 'tinysam-mobile[coreml]'"
-        ) from None
-    return coremltools
 
 
 def tool_versions() -> dict[str, str]:
@@ -203,18 +200,38 @@ def _describe(mlmodel: Any, spec: GraphSpec, precision: Precision, extra: dict[s
         mlmodel.user_defined_metadata[k] = v
 
 
-def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptions) -> Path:
+def convert(
+    graph: nn.Module,
+    spec: GraphSpec,
+    out_dir: Path,
+    opts: ConvertOptions,
+    weights: Precision | None = None,
+) -> Path:
     """Convert one graph to ``out_dir / <graph>.<precision>.mlpackage`` and return its path.
+
+    Parameters
+    ----------
+    graph, spec, out_dir, opts
+        As every target's ``convert``.
+    weights
+        Precision of the stored weights; ``None``: ``opts.precision``. Only an int8 artifact
+        may differ: ``FP16`` keeps float16 weights (the INT8 pass's per-graph fallback).
 
     Raises
     ------
     ExportError
-        A converter failure (naming the graph) or a package not matching ``spec``.
+        A converter failure (naming the graph), a ``weights`` other than the precision for a
+        non-int8 artifact, or a package not matching ``spec``.
     MissingDependencyError
         coremltools is not installed.
     """
-    ct = _ct()
+    ct = coremltools_module()
     precision = Precision(opts.precision)
+    weights = precision if weights is None else Precision(weights)
+    if weights is not precision and not (precision is Precision.INT8 and weights is Precision.FP16):
+        raise ExportError(
+            f"{spec.name}: a {precision.value} CoreML package cannot hold {weights.value} weights"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / artifact_name(str(spec.name), precision, SUFFIX)
@@ -228,6 +245,7 @@ def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptio
         extra[FP16_CHECK_KEY] = json.dumps(check)
     if spec.name is GraphName.DECODER:
         extra["tinysam.patches"] = json.dumps(sorted(PATCHES))
+    extra[WEIGHTS_KEY] = weights.value
     ex = example_inputs(spec, num_prompts=2, num_points=3)
     args = tuple(ex[n] for n in spec.input_names)
     try:
@@ -249,7 +267,7 @@ def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptio
                 compute_precision=_compute_precision(ct, precision, keep_fp32),
                 skip_model_load=not can_predict(),
             )
-            if precision is Precision.INT8:
+            if weights is Precision.INT8:
                 mlmodel = _quantize_int8(mlmodel)
     except Exception as exc:  # the converters raise many unrelated types
         raise ExportError(f"CoreML conversion of the {spec.name} graph failed: {exc}") from exc
@@ -262,106 +280,39 @@ def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptio
 
 
 def _quantize_int8(mlmodel: Any) -> Any:
-    """Per-output-channel symmetric int8 weights for every large-enough weight tensor."""
+    """Per-output-channel symmetric int8 weights for every large-enough weight tensor.
+
+    The decoder's positional-encoding table (:data:`tinysam_export.patches.PE_AXIS_TABLE`, sines
+    and cosines) stays float16: int8 would cost 4e-3 of encoding accuracy to save 32 KB.
+    """
     from coremltools.optimize import coreml as cto
 
+    names = cto.get_weights_metadata(mlmodel, weight_threshold=INT8_WEIGHT_THRESHOLD)
     config = cto.OptimizationConfig(
         global_config=cto.OpLinearQuantizerConfig(
-            mode="linear_symmetric", dtype="int8", granularity="per_channel"
-        )
+            mode="linear_symmetric",
+            dtype="int8",
+            granularity="per_channel",
+            weight_threshold=INT8_WEIGHT_THRESHOLD,
+        ),
+        op_name_configs={n: None for n in names if n.startswith(PE_AXIS_TABLE)},
     )
     return cto.linear_quantize_weights(mlmodel, config=config)
 
 
-# -- checks that need no CoreML runtime ----------------------------------------------------
-
-
-def _array_shape(feature: Any) -> tuple[list[int], list[list[int]] | None]:
-    arr = feature.type.multiArrayType
-    ranges = [[int(r.lowerBound), int(r.upperBound)] for r in arr.shapeRange.sizeRanges]
-    return [int(d) for d in arr.shape], ranges or None
-
-
-def check_package(path: Path, spec: GraphSpec, precision: Precision | str) -> dict[str, Any]:
-    """Verify a saved package against ``spec`` without executing it.
-
-    Checks input/output names and order, float32 dtype, fixed dims, the symbolic dims' ranges
-    (:data:`DIM_RANGES`), int8 weight ops present for ``int8`` (absent otherwise), and the
-    metadata. Returns the figures as a JSON-able dict.
-
-    Raises
-    ------
-    ExportError
-        Naming the graph and the first mismatch.
-    """
-    ct = _ct()
-    precision = Precision(precision)
-    pb = ct.utils.load_spec(str(path))
-    desc = pb.description
-    where = f"{spec.name} CoreML package {Path(path).name}"
-    for kind, got, want in (
-        ("input", desc.input, spec.inputs),
-        ("output", desc.output, spec.outputs),
-    ):
-        names = [f.name for f in got]
-        if names != [t.name for t in want]:
-            raise ExportError(f"{where}: {kind}s are {names}, spec says {[t.name for t in want]}")
-        for f, t in zip(got, want, strict=True):
-            if f.type.multiArrayType.dataType != ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32:
-                raise ExportError(f"{where}: {kind} {t.name!r} is not float32")
-            if kind == "output":
-                continue
-            shape, ranges = _array_shape(f)
-            for axis, d in enumerate(t.shape):
-                want_range = [DIM_RANGES[d][0], DIM_RANGES[d][1]] if isinstance(d, str) else [d, d]
-                got_range = ranges[axis] if ranges else [shape[axis], shape[axis]]
-                if got_range != want_range:
-                    raise ExportError(
-                        f"{where}: input {t.name!r} axis {axis} ({d}) allows {got_range}, "
-                        f"expected {want_range}"
-                    )
-    ops = _op_types(pb)
-    int8_ops = sorted(ops & INT8_WEIGHT_OPS)
-    if (precision is Precision.INT8) != bool(int8_ops):
-        raise ExportError(f"{where}: int8 weight ops {int8_ops or 'absent'} for {precision.value}")
-    meta = desc.metadata
-    if not (
-        meta.shortDescription and meta.author == AUTHOR and meta.license and meta.versionString
-    ):
-        raise ExportError(f"{where}: model metadata (description/author/license/version) missing")
-    undocumented = [f.name for f in [*desc.input, *desc.output] if not f.shortDescription]
-    if undocumented:
-        raise ExportError(f"{where}: undocumented inputs/outputs {undocumented}")
-    return {
-        "spec_version": int(pb.specificationVersion),
-        "inputs_checked": spec.input_names,
-        "outputs_checked": spec.output_names,
-        "dim_ranges": {k: list(v[:2]) for k, v in DIM_RANGES.items() if _uses(spec, k)},
-        "int8_weight_ops": int8_ops,
-        "metadata": True,
-    }
-
-
-def _uses(spec: GraphSpec, dim: str) -> bool:
-    return any(dim in t.shape for t in spec.inputs)
-
-
-def _op_types(pb: Any) -> set[str]:
-    """Every MIL op type in the program (nested blocks included)."""
-    found: set[str] = set()
-
-    def walk(block: Any) -> None:
-        for op in block.operations:
-            found.add(op.type)
-            for b in op.blocks:
-                walk(b)
-
-    for fn in pb.mlProgram.functions.values():
-        for block in fn.block_specializations.values():
-            walk(block)
-    return found
-
-
-def package_metadata(path: Path) -> dict[str, str]:
-    """The package's user-defined metadata (e.g. :data:`FP16_CHECK_KEY`)."""
-    return dict(_ct().utils.load_spec(str(path)).description.metadata.userDefined)
+__all__ = [
+    "AUTHOR",
+    "DIM_RANGES",
+    "FP16_CHECK_KEY",
+    "INT8_WEIGHT_OPS",
+    "INT8_WEIGHT_THRESHOLD",
+    "SUFFIX",
+    "WEIGHTS_KEY",
+    "check_package",
+    "convert",
+    "fp16_encoder_check",
+    "fp16_rounded",
+    "package_metadata",
+    "stored_weights",
+    "tool_versions",
+]

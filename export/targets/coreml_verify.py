@@ -2,7 +2,7 @@
 
 Used by the export pipeline's verify stage instead of the runtime gate when
 ``sys.platform != "darwin"``: the packages are checked structurally
-(:func:`tinysam_export.targets.coreml.check_package`) and the mask-IoU gate runs on the PyTorch
+(:func:`tinysam_export.targets.coreml_package.check_package`) and the mask-IoU gate runs on the PyTorch
 wrappers with the package's weights simulated. Every record says
 ``coreml_numerics_executed: false``.
 """
@@ -19,34 +19,54 @@ import torch
 from torch import nn
 
 from tinysam_export.config import Precision
-from tinysam_export.targets.coreml import (
+from tinysam_export.patches import patch_for_coreml
+from tinysam_export.targets.coreml import INT8_WEIGHT_THRESHOLD, fp16_rounded
+from tinysam_export.targets.coreml_package import (
     FP16_CHECK_KEY,
+    WEIGHTS_KEY,
     check_package,
-    fp16_rounded,
     package_metadata,
+    stored_weights,
 )
 from tinysam_mobile.spec import GraphName
 
-INT8_MIN_WEIGHT_SIZE = 2048
-"""coremltools' default ``weight_threshold``: smaller weight tensors stay float."""
+
+def _output_axis(owner: nn.Module) -> int:
+    """Output-channel axis of a weight owned by ``owner`` (``conv_transpose``: 1, else 0)."""
+    return 1 if isinstance(owner, nn.ConvTranspose1d | nn.ConvTranspose2d) else 0
 
 
-def simulated_weights(module: nn.Module, precision: Precision) -> nn.Module:
-    """A copy of ``module`` with the weights the CoreML package holds, computed in float32.
+def int8_rounded_(weight: torch.Tensor, axis: int) -> None:
+    """Round ``weight`` in place like ``linear_quantize_weights`` (symmetric int8, [-127, 127]).
+
+    One scale ``max |w| / 127`` per slice along ``axis`` (``dim >= 2``), one for a vector.
+    """
+    if weight.dim() >= 2:
+        dims = tuple(d for d in range(weight.dim()) if d != axis)
+        amax = weight.abs().amax(dim=dims, keepdim=True)
+    else:
+        amax = weight.abs().amax()
+    scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
+    weight.copy_((weight / scale).round().clamp(-127, 127) * scale)
+
+
+def simulated_weights(module: nn.Module, weights: Precision) -> nn.Module:
+    """A copy of ``module`` with the weights a CoreML package holds, computed in float32.
 
     ``fp16``: every float parameter / buffer rounded to float16. ``int8``: in addition, every
-    weight with >= :data:`INT8_MIN_WEIGHT_SIZE` elements and >= 2 dims is rounded like
-    ``linear_quantize_weights`` (symmetric int8, one scale per output channel = dim 0).
+    parameter with more than :data:`~tinysam_export.targets.coreml.INT8_WEIGHT_THRESHOLD`
+    elements is rounded like ``linear_quantize_weights`` (:func:`int8_rounded_`, one scale per
+    output channel). Buffers (the decoder's positional-encoding table) stay float16, as the
+    converter keeps them.
     """
     out = fp16_rounded(module)
-    if precision is not Precision.INT8:
+    if weights is not Precision.INT8:
         return out
     with torch.no_grad():
-        for name, p in out.named_parameters():
-            if name.endswith("weight") and p.dim() >= 2 and p.numel() >= INT8_MIN_WEIGHT_SIZE:
-                amax = p.abs().amax(dim=tuple(range(1, p.dim())), keepdim=True)
-                scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
-                p.copy_((p / scale).round().clamp(-127, 127) * scale)
+        for owner in out.modules():
+            for p in owner.parameters(recurse=False):
+                if p.is_floating_point() and p.numel() > INT8_WEIGHT_THRESHOLD:
+                    int8_rounded_(p, _output_axis(owner))
     return out
 
 
@@ -63,8 +83,9 @@ def offline_verify(
 
     Checks each package with :func:`check_package`; for ``fp16`` / ``int8`` runs the mask-IoU
     gate (``tinysam_export.quantize.gate``) through the runtime ``Predictor`` on the same
-    wrappers with the package's weights simulated in PyTorch (:func:`simulated_weights`). Every
-    record states ``coreml_numerics_executed: false``.
+    wrappers with the CoreML patches and the weights each package stores (its metadata:
+    int8, or float16 where the INT8 pass fell back) simulated in PyTorch
+    (:func:`simulated_graph`). Every record states ``coreml_numerics_executed: false``.
 
     Returns
     -------
@@ -85,20 +106,26 @@ def offline_verify(
         "checked": [
             "input/output names and order, float32 dtypes, fixed dims, num_prompts/num_points "
             "ranges (package spec)",
-            "int8 weight ops present for int8, absent otherwise",
+            "int8 weight ops present exactly where the package stores int8 weights "
+            f"(metadata {WEIGHTS_KEY})",
             "metadata (description, author, license, version, every input/output documented)",
         ],
+    }
+    weights = {
+        g: stored_weights(package_metadata(path), precision, f"{g} CoreML package")
+        for g, path in packages.items()
     }
     figures: dict[str, Any] = {"cases": []}
     if precision is not Precision.FP32:
         order = (GraphName.ENCODER, GraphName.DECODER)
         simulated = tuple(
-            TorchSession(simulated_weights(graphs[g], precision), graphs[g].spec) for g in order
+            TorchSession(simulated_graph(graphs[g], weights[g]), graphs[g].spec) for g in order
         )
         figures = verify_low_precision(reference, simulated, geometry, images, label)
         statement["checked"].append(
-            f"mask-IoU gate on the PyTorch wrappers with the package's {precision.value} "
-            "weights simulated (weights rounded to float16, int8 per-channel for int8)"
+            "mask-IoU gate on the PyTorch wrappers with the CoreML patches and the package's "
+            f"weights simulated ({', '.join(f'{g}: {w.value}' for g, w in weights.items())}; "
+            "rounded to float16, int8 per output channel where stored as int8; float32 compute)"
         )
     out: dict[str, Any] = {"cases": figures["cases"]}
     for g, path in packages.items():
@@ -110,3 +137,10 @@ def offline_verify(
             record["simulated_in_pytorch"] = figures[str(g)]
         out[str(g)] = record
     return out
+
+
+def simulated_graph(graph: nn.Module, weights: Precision) -> nn.Module:
+    """``graph`` as the CoreML package computes it: the CoreML patches applied
+    (:func:`tinysam_export.patches.patch_for_coreml`) and its weights simulated
+    (:func:`simulated_weights`)."""
+    return simulated_weights(patch_for_coreml(graph), weights).eval()

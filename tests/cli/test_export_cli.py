@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+from tests.extras import need
 
-from tinysam_export.cli import EXIT_ERROR, build_parser, config_from_args, main  # noqa: E402
-from tinysam_export.config import SUPPORTED, ExportConfig, Precision, Target  # noqa: E402
+torch = need("torch", "the exporter tests need the [export] extra")
+
+from tinysam_export.cli import EXIT_ERROR, build_parser, config_from_args, main
+from tinysam_export.config import SUPPORTED, ExportConfig, Precision, Target
 
 pytestmark = pytest.mark.export
 
@@ -34,15 +36,22 @@ def test_flags_map_onto_export_config(tmp_path: Path) -> None:
         out=tmp_path / "b",
         checkpoint=Path("m.pth"),
         targets=(Target.ONNX,),
-        precisions=(Precision.FP32,),
         image_size=512,
         verify=False,
         force=True,
         threads=3,
     )
+    assert config.combinations == ((Target.ONNX, Precision.FP32),)  # ONNX's default precision
     defaults = config_from_args(build_parser().parse_args(["--out", "x"]))
     assert defaults == ExportConfig(out=Path("x"))
     assert defaults.verify and defaults.checkpoint is None
+
+
+def test_target_all_flag(tmp_path: Path) -> None:
+    argv = ["--out", str(tmp_path / "b"), "--target", "all", "--precision", "fp32"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.targets == tuple(SUPPORTED)
+    assert config.combinations == tuple((t, Precision.FP32) for t in SUPPORTED)
 
 
 def test_export_smoke_no_verify(
@@ -137,9 +146,9 @@ def test_bad_options(
 def test_no_embedded_model_yet(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tinysam_export import pipeline
+    from tinysam_export import stages
 
-    monkeypatch.setattr(pipeline, "EMBEDDED_CHECKPOINT", tmp_path / "absent.pth")
+    monkeypatch.setattr(stages, "EMBEDDED_CHECKPOINT", tmp_path / "absent.pth")
     assert main(["--out", str(tmp_path / "b"), "--quiet"]) == EXIT_ERROR
     _one_error_line(capsys.readouterr().err, "no embedded demo model", "--checkpoint")
 

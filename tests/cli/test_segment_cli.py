@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.extras import need
 from tinysam_mobile.cli import build_parser, main, parse_box, parse_point
 from tinysam_mobile.manifest import Artifact, Manifest, write_manifest
 from tinysam_mobile.spec import GraphName, ModelGeometry
@@ -27,7 +28,7 @@ H, W = 40, 80  # resized to 32x64: 1 low-res pixel = 4 model px = 5 image px
 
 
 def _build_synthetic_bundle(root: Path) -> Path:
-    onnx = pytest.importorskip("onnx", reason="building the synthetic bundle needs onnx")
+    onnx = need("onnx", "building the synthetic bundle needs onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     s, (eh, ew), (lh, lw) = GEOM.image_size, GEOM.embedding_hw, GEOM.low_res_hw

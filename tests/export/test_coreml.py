@@ -7,19 +7,23 @@ packages through the runtime and the same test checks that it did.
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("coremltools", reason="the CoreML target needs the [coreml] extra")
+from tests.extras import need
+
+need("coremltools", "the CoreML target needs the [coreml] extra")
 
 import torch
 
 from tinysam_export.config import ExportConfig, Precision, Target
-from tinysam_export.errors import ExportError
+from tinysam_export.errors import ExportError, VerificationError
 from tinysam_export.graphs import build_graphs, example_inputs
-from tinysam_export.patches import ExpandDecoderGraph, patch_for_coreml
+from tinysam_export.patches import PE_AXIS_TABLE, ExpandDecoderGraph, patch_for_coreml
 from tinysam_export.pipeline import run_export
 from tinysam_export.targets import ConvertOptions, coreml, coreml_verify
 from tinysam_mobile.errors import BundleError, MissingDependencyError
@@ -37,7 +41,17 @@ def sam() -> torch.nn.Module:
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    return build_sam("vit_t", image_size=IMAGE_SIZE).eval()
+    model = build_sam("vit_t", image_size=IMAGE_SIZE).eval()
+    # Like a trained model: no zero-initialised batch-norm scale (a conv fused with one is all
+    # zeros, which coremltools leaves unquantised) and non-zero attention biases.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+        for name, param in model.named_parameters():
+            if name.endswith("attention_biases"):
+                param.normal_()
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +121,8 @@ def test_int8_package_matches_spec(int8_packages: dict, graphs: dict, graph: Gra
     figures = coreml.check_package(int8_packages[graph], spec, Precision.INT8)
     assert figures["inputs_checked"] == spec.input_names
     assert figures["int8_weight_ops"], "no int8 weight ops in an int8 package"
+    assert figures["weights"] == "int8"
+    assert coreml.package_metadata(int8_packages[graph])[coreml.WEIGHTS_KEY] == "int8"
     desc = _spec_pb(int8_packages[graph]).description
     assert [f.name for f in desc.input] == spec.input_names
     assert [f.name for f in desc.output] == spec.output_names
@@ -138,8 +154,6 @@ def test_check_package_rejects_the_wrong_spec(int8_packages: dict, graphs: dict)
 
 
 def test_fp16_numerics_recorded(int8_packages: dict, capsys: pytest.CaptureFixture) -> None:
-    import json
-
     meta = coreml.package_metadata(int8_packages[GraphName.ENCODER])
     check = json.loads(meta[coreml.FP16_CHECK_KEY])
     rounded = check["fp16_rounded_weights"]
@@ -151,16 +165,122 @@ def test_fp16_numerics_recorded(int8_packages: dict, capsys: pytest.CaptureFixtu
         print(f"\n[coreml] fp16 encoder check (PyTorch): {json.dumps(check)}")
 
 
+def _on_int8_grid(w: torch.Tensor, axis: int) -> bool:
+    """Whether every slice of ``w`` along ``axis`` is a multiple of its own max / 127."""
+    rows = w.detach().movedim(axis, 0).reshape(w.shape[axis], -1)
+    steps = rows / (rows.abs().amax(dim=1, keepdim=True) / 127.0)
+    return bool(torch.allclose(steps, steps.round(), atol=2e-2))
+
+
 def test_simulated_int8_weights_are_per_channel_int8(graphs: dict) -> None:
+    limit = coreml.INT8_WEIGHT_THRESHOLD
     enc = graphs[GraphName.ENCODER]
     sim = coreml_verify.simulated_weights(enc, Precision.INT8)
-    name, w = next(
-        (n, p) for n, p in sim.named_parameters() if n.endswith("weight") and p.numel() >= 2048
-    )
-    row = w.detach().reshape(w.shape[0], -1)[0]
-    steps = row / (row.abs().max() / 127.0)
-    assert torch.allclose(steps, steps.round(), atol=2e-2), name  # on the int8 grid
+    name, w = next((n, p) for n, p in sim.named_parameters() if p.numel() > limit)
+    assert _on_int8_grid(w, 0), name
     assert not torch.equal(w, dict(enc.named_parameters())[name])
+    # conv_transpose weights (in, out, kh, kw) get one scale per *output* channel, as coremltools
+    dec = coreml_verify.simulated_weights(graphs[GraphName.DECODER], Precision.INT8)
+    up = dec.mask_decoder.output_upscaling[0]
+    assert isinstance(up, torch.nn.ConvTranspose2d) and up.weight.numel() > limit
+    assert _on_int8_grid(up.weight, 1)
+
+
+def _consts(path: Path) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(op type, output name, shape) of every const / constexpr op of a package."""
+    out = []
+    for fn in _spec_pb(path).mlProgram.functions.values():
+        for block in fn.block_specializations.values():
+            for op in block.operations:
+                if op.type == "const" or op.type.startswith("constexpr_"):
+                    dims = op.outputs[0].type.tensorType.dimensions
+                    shape = tuple(int(d.constant.size) for d in dims)
+                    out.append((op.type, op.outputs[0].name, shape))
+    return out
+
+
+@pytest.mark.parametrize("graph", list(GraphName))
+def test_int8_packages_store_weights_only(
+    int8_packages: dict, graphs: dict, graph: GraphName
+) -> None:
+    """Every int8 constant is a layer weight that the PyTorch simulation rounds (same shapes),
+    and no precomputed table is stored: the attention-bias tables and the dense positional
+    encoding are computed in the graph. The one large float constant is the decoder's
+    positional-encoding axis table, kept float16."""
+    consts = _consts(int8_packages[graph])
+    limit = coreml.INT8_WEIGHT_THRESHOLD
+    stored = sorted(shape for t, _, shape in consts if t in coreml.INT8_WEIGHT_OPS)
+    patched = patch_for_coreml(graphs[graph])
+    simulated = sorted(tuple(p.shape) for p in patched.parameters() if p.numel() > limit)
+    assert stored == simulated
+    large_float = [(n, s) for t, n, s in consts if t == "const" and math.prod(s) > limit]
+    if graph is GraphName.DECODER:
+        (name, shape), *rest = large_float
+        side = graphs[graph].geometry.embedding_hw[0]
+        assert name.startswith(PE_AXIS_TABLE) and shape == (4, side, 128) and not rest
+    else:
+        assert large_float == []
+
+
+def test_convert_refuses_weights_other_than_the_precision(graphs: dict, tmp_path: Path) -> None:
+    dec = graphs[GraphName.DECODER]
+    for precision, weights in ((Precision.FP32, Precision.FP16), (Precision.FP16, Precision.INT8)):
+        with pytest.raises(ExportError, match="cannot hold"):
+            coreml.convert(dec, dec.spec, tmp_path, ConvertOptions(precision), weights=weights)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_int8_pipeline_falls_back_per_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The demo model exported to CoreML int8, its decoder's int8 check forced to fail: the
+    encoder keeps int8 weights (real gate), the decoder float16 weights, and the manifest and the
+    packages say which and why."""
+    from tinysam_export.quantize import coreml_int8
+
+    real_check = coreml_int8.check_int8_graph
+
+    def decoder_rejected(graphs: dict, graph: GraphName, *args: object) -> dict:
+        if graph is GraphName.DECODER:
+            raise VerificationError("parity check failed for the decoder graph (forced by test)")
+        return real_check(graphs, graph, *args)
+
+    monkeypatch.setattr(coreml_int8, "check_int8_graph", decoder_rejected)
+    config = ExportConfig(
+        out=tmp_path / "bundle",
+        targets=(Target.COREML,),
+        precisions=(Precision.INT8,),
+        threads=2,
+        max_verify_images=0,
+        golden=False,
+    )
+    out = run_export(config).out
+    manifest = load_manifest(out)
+    enc = manifest.artifact("coreml", "int8", GraphName.ENCODER)
+    dec = manifest.artifact("coreml", "int8", GraphName.DECODER)
+    q_enc, q_dec = enc.quantization, dec.quantization
+    assert q_enc["method"] == "weight_only" and q_enc["weight_type"] == "int8"
+    assert q_enc["check"]["mask_iou"] >= 0.95 and q_enc["check"]["mean_mask_iou"] >= 0.98
+    assert q_enc["check"]["coreml_numerics_executed"] is False
+    assert (
+        enc.parity["structure"]["weights"] == "int8" and enc.parity["structure"]["int8_weight_ops"]
+    )
+    assert q_dec["method"] == "fp16_weights" and q_dec["weight_type"] == "float16"
+    assert "forced by test" in q_dec["rejected"]["why"]
+    assert q_dec["rejected"]["recipe"]["weight_type"] == "int8"
+    assert dec.parity["structure"]["weights"] == "fp16"
+    assert dec.parity["structure"]["int8_weight_ops"] == []
+    assert coreml.package_metadata(out / dec.file)[coreml.WEIGHTS_KEY] == "fp16"
+    simulated = dec.parity["simulated_in_pytorch"]["masks"]
+    assert simulated["mask_iou"] >= 0.95 and simulated["mean_mask_iou"] >= 0.98
+    assert manifest.verification["thresholds"]["coreml/int8"]["coreml_numerics_executed"] is False
+    with capsys.disabled():
+        print(
+            f"\n[coreml int8, demo model] encoder {enc.size_bytes} B int8 "
+            f"(check IoU min {q_enc['check']['mask_iou']:.4f}), decoder {dec.size_bytes} B "
+            f"fp16 fallback; end-to-end masks (simulated): {json.dumps(simulated)}"
+        )
 
 
 def test_pipeline_bundle_manifest_and_folder_sha256(fp32_bundle: Path) -> None:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+from tests.extras import need
 
-from tinysam_export.graphs import DecoderGraph, EncoderGraph, build_graphs, example_inputs  # noqa: E402
-from tinysam_export.modeling.build import build_sam  # noqa: E402
-from tinysam_mobile.spec import PIXEL_MEAN, GraphName, ModelGeometry, graph_specs  # noqa: E402
+torch = need("torch", "the exporter tests need the [export] extra")
+
+from tinysam_export.graphs import DecoderGraph, EncoderGraph, build_graphs, example_inputs
+from tinysam_export.modeling.build import build_sam
+from tinysam_export.runtime_tables import (
+    axis_encodings,
+    dense_pe_from_axes,
+    offset_index,
+    runtime_zero,
+    supplied_buffers,
+)
+from tinysam_mobile.spec import PIXEL_MEAN, GraphName, ModelGeometry, graph_specs
 
 pytestmark = pytest.mark.export
 
@@ -20,11 +29,15 @@ TOL = 1e-5
 def sam() -> torch.nn.Module:
     torch.manual_seed(1)
     model = build_sam("vit_t", image_size=SIZE).eval()
-    # Non-trivial prompt-encoder embeddings so every label path matters.
+    # Non-trivial prompt-encoder embeddings so every label path matters, and attention biases
+    # (zero at init) so a wrong bias index would change the embeddings.
     with torch.no_grad():
         for emb in [*model.prompt_encoder.point_embeddings, model.prompt_encoder.not_a_point_embed]:
             emb.weight.normal_()
         model.prompt_encoder.no_mask_embed.weight.normal_()
+        for name, param in model.image_encoder.named_parameters():
+            if name.endswith("attention_biases"):
+                param.normal_()
     return model
 
 
@@ -168,3 +181,70 @@ def test_decoder_rejects_wrong_mask_size(sam: torch.nn.Module, embeddings: torch
             torch.zeros(1, 1, 32, 32),
             torch.ones(1),
         )
+
+
+# -- tables computed in the graph instead of stored (tinysam_export.runtime_tables) -------------
+
+
+@pytest.mark.parametrize("size_hw", [(64, 64), (16, 16), (6, 10)])
+def test_in_graph_dense_pe_equals_get_dense_pe(size_hw: tuple[int, int]) -> None:
+    """Per-axis sines / cosines + the angle-sum identity reproduce ``get_dense_pe`` (1e-5);
+    (64, 64) is the 1024 grid, (6, 10) catches a swapped x / y."""
+    from tinysam_export.modeling.common import PositionEmbeddingRandom
+
+    torch.manual_seed(3)
+    layer = PositionEmbeddingRandom(128)
+    zero = runtime_zero(torch.randn(5), torch.float32)
+    got = dense_pe_from_axes(
+        *axis_encodings(layer.positional_encoding_gaussian_matrix, size_hw, zero)
+    )
+    want = layer(size_hw).unsqueeze(0)
+    assert got.shape == want.shape == (1, 256, *size_hw)
+    assert float((got - want).abs().max()) <= 1e-5
+
+
+def test_decoder_graph_dense_pe_is_the_models(
+    sam: torch.nn.Module, embeddings: torch.Tensor
+) -> None:
+    with torch.no_grad():
+        got = DecoderGraph(sam).dense_pe(embeddings)
+    want = sam.prompt_encoder.get_dense_pe()
+    assert got.shape == want.shape
+    assert float((got - want).abs().max()) <= 1e-5
+
+
+def test_runtime_zero_is_zero_for_every_value() -> None:
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), 3.0])
+    for v in (x, x[1:], x[2:], x[3:], torch.tensor([[7]])):
+        z = runtime_zero(v, torch.int64)
+        assert z.shape == (1,) and z.dtype == torch.int64 and int(z) == 0
+    assert float(runtime_zero(x, torch.float32)) == 0.0
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 7, 14])
+def test_offset_index_equals_tinyvit_index(window: int) -> None:
+    from tinysam_export.modeling.tiny_vit_blocks import relative_offset_index
+
+    want, num_offsets = relative_offset_index(window)
+    got = offset_index(window * window, torch.zeros(1, dtype=torch.int64))
+    assert torch.equal(got, want)
+    assert int(got.max()) == num_offsets - 1
+
+
+def test_encoder_supplies_every_attention_index(sam: torch.nn.Module) -> None:
+    from tinysam_export.modeling.tiny_vit_blocks import Attention
+
+    graph = EncoderGraph(sam)
+    attention = [n for n, m in sam.image_encoder.named_modules() if isinstance(m, Attention)]
+    assert sorted(graph.bias_index_sizes) == sorted(f"{n}.attention_bias_idxs" for n in attention)
+    before = {n: b for n, b in sam.image_encoder.named_buffers()}
+    with torch.no_grad():
+        graph(torch.rand(1, 3, SIZE, SIZE) * 255)
+    after = dict(sam.image_encoder.named_buffers())
+    assert all(after[n] is b for n, b in before.items())  # the model's buffers are restored
+
+
+def test_supplied_buffers_refuses_unknown_names(sam: torch.nn.Module) -> None:
+    values = {"layers.1.blocks.0.attn.qkv": torch.zeros(1)}  # a module, not a buffer
+    with pytest.raises(KeyError, match="not a buffer"), supplied_buffers(sam.image_encoder, values):
+        pass

@@ -186,6 +186,15 @@ def test_int8_export_bundle(tiny_checkpoint: Path, tmp_path: Path) -> None:
         q = a["quantization"]
         assert q["method"] in ("static", "weight_only") and q["per_channel"] is True
         assert a["size_bytes"] < 0.4 * fp32[a["graph"]]["size_bytes"]
+        # size: every large tensor is int8; the bias tables and the positional encoding are
+        # computed in the graph, so nothing was left for compress_constants either
+        model = onnx.load(str(out / a["file"]))
+        large_float = [
+            t.name
+            for t in model.graph.initializer
+            if t.data_type == TensorProto.FLOAT and np.prod(t.dims) >= 4096
+        ]
+        assert large_float == [] and q["int8_constants"] == 0
     ort_dir = out / "onnx" / "ort"
     ops = (ort_dir / "required_operators.config").read_text()
     assert "ai.onnx;" in ops and "DequantizeLinear" in ops

@@ -8,20 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
-onnx = pytest.importorskip("onnx")
+from tests.extras import need
 
-from tinysam_export import pipeline  # noqa: E402
-from tinysam_export.checkpoint import load_model  # noqa: E402
-from tinysam_export.config import SUPPORTED, ExportConfig, Precision, Target, check_supported  # noqa: E402
-from tinysam_export.errors import ExportError, VerificationError  # noqa: E402
-from tinysam_export.graphs import build_graphs, example_inputs  # noqa: E402
-from tinysam_export.reference import TorchSession  # noqa: E402
-from tinysam_export.targets import load_target  # noqa: E402
-from tinysam_mobile.manifest import load_manifest, sha256_file  # noqa: E402
-from tinysam_mobile.predictor import Predictor  # noqa: E402
-from tinysam_mobile.session import OrtSession  # noqa: E402
-from tinysam_mobile.spec import GraphName, ModelGeometry, graph_specs  # noqa: E402
+torch = need("torch", "the exporter tests need the [export] extra")
+onnx = need("onnx", "the exporter tests need the [export] extra")
+
+from tinysam_export import pipeline, stages, verify_stage
+from tinysam_export.checkpoint import load_model
+from tinysam_export.config import SUPPORTED, ExportConfig, Precision, Target, check_supported
+from tinysam_export.errors import ExportError, VerificationError
+from tinysam_export.graphs import build_graphs, example_inputs
+from tinysam_export.reference import TorchSession
+from tinysam_export.targets import load_target
+from tinysam_mobile.manifest import load_manifest, sha256_file
+from tinysam_mobile.predictor import Predictor
+from tinysam_mobile.session import OrtSession
+from tinysam_mobile.spec import GraphName, ModelGeometry, graph_specs
 
 pytestmark = pytest.mark.export
 
@@ -66,6 +68,38 @@ def test_onnx_graph_structure(tiny_bundle: Path, graph: str) -> None:
         assert got == [(t.name, tuple(t.shape)) for t in specs]
     if graph == "encoder":  # fixed shapes only
         assert not any(isinstance(d, str) for t in spec.inputs for d in t.shape)
+
+
+WEIGHT_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+"""ONNX ops whose second input is a layer weight."""
+
+TABLE_ELEMENTS = 4096
+"""Float initializers this large must be layer weights (the bias tables / PE are larger)."""
+
+
+def large_non_weight_initializers(model: onnx.ModelProto) -> list[tuple[str, tuple]]:
+    """Float initializers of >= ``TABLE_ELEMENTS`` elements that do not feed a weight input."""
+    weights = {n.input[1] for n in model.graph.node if n.op_type in WEIGHT_OPS and len(n.input) > 1}
+    out = []
+    for t in model.graph.initializer:
+        n = int(np.prod(t.dims)) if t.dims else 1
+        if t.data_type == onnx.TensorProto.FLOAT and n >= TABLE_ELEMENTS and t.name not in weights:
+            out.append((t.name, tuple(t.dims)))
+    return out
+
+
+@pytest.mark.parametrize("graph", ["encoder", "decoder"])
+def test_graphs_store_no_precomputed_tables(tiny_bundle: Path, graph: str) -> None:
+    """The attention-bias tables (heads, N, N) and the dense positional encoding (1, 256, h, w)
+    are computed in the graph (tinysam_export.runtime_tables), not stored: every large float
+    initializer is a layer weight."""
+    model = onnx.load(_onnx_path(tiny_bundle, graph))
+    assert large_non_weight_initializers(model) == []
+    ops = {n.op_type for n in model.graph.node}
+    if graph == "decoder":  # the encoding's sines / cosines run in the graph
+        assert {"Sin", "Cos"} <= ops
+    else:  # the bias tables are gathered in the graph
+        assert ops & {"Gather", "GatherND"}
 
 
 @pytest.mark.parametrize(("num_prompts", "num_points"), [(1, 1), (5, 3), (2, 7)])
@@ -183,7 +217,7 @@ def _use_fake_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake the convert stage and skip the INT8 / .ort stage (nothing to quantise)."""
     from tinysam_export.quantize.stage import QuantizeResult
 
-    monkeypatch.setattr(pipeline, "load_target", lambda target: _FakeTarget)
+    monkeypatch.setattr(stages, "load_target", lambda target: _FakeTarget)
     monkeypatch.setattr(pipeline, "stage_quantize", lambda *args, **kwargs: QuantizeResult())
 
 
@@ -191,12 +225,12 @@ def test_failed_verification_leaves_nothing(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_fake_conversion(monkeypatch)
-    monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(verify_stage, "open_session", lambda *args, **kwargs: None)
 
     def fail(*args: object, **kwargs: object) -> dict:
         raise VerificationError("injected: decoder graph, case 'x': relative error 1 > 1e-4")
 
-    monkeypatch.setattr(pipeline, "verify_graphs", fail)
+    monkeypatch.setattr(verify_stage, "verify_graphs", fail)
     out = tmp_path / "bundle"
     config = ExportConfig(out=out, checkpoint=tiny_checkpoint, image_size=SIZE, threads=2)
     with pytest.raises(VerificationError, match="injected"):
@@ -209,8 +243,8 @@ def test_failure_keeps_existing_bundle_with_force(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_fake_conversion(monkeypatch)
-    monkeypatch.setattr(pipeline, "verify_graphs", _raise_verification)
-    monkeypatch.setattr(pipeline, "open_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(verify_stage, "verify_graphs", _raise_verification)
+    monkeypatch.setattr(verify_stage, "open_session", lambda *args, **kwargs: None)
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "manifest.json").write_text("{}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="parity with torch needs the [export] extra")
+from tests.extras import need
+
+torch = need("torch", "parity with torch needs the [export] extra")
 F = torch.nn.functional
 
-from tinysam_mobile.postprocess import resize_bilinear, upscale_logits  # noqa: E402
-from tinysam_mobile.transforms import resized_hw  # noqa: E402
+from tinysam_mobile.postprocess import resize_bilinear, upscale_logits
+from tinysam_mobile.transforms import resized_hw
 
 pytestmark = pytest.mark.export
 

@@ -84,3 +84,23 @@ def test_reference_bundle_manifest(reference_bundle: Path, reference_dir: Path) 
         assert parity and all(
             v["relative_error"] <= 1e-4 for v in parity.values() if "relative_error" in v
         )
+
+
+@pytest.mark.parametrize("graph", ["encoder", "decoder"])
+def test_reference_graphs_store_no_precomputed_tables(reference_bundle: Path, graph: str) -> None:
+    """At 1024 the attention-bias tables (4.9 MB) and the dense positional encoding (4.2 MB)
+    are computed in the graphs: every float initializer of >= 4096 elements is a layer weight
+    (and the outputs above still match the official implementation)."""
+    import onnx
+
+    model = onnx.load(str(reference_bundle / "onnx" / f"{graph}.fp32.onnx"))
+    weight_ops = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+    weights = {n.input[1] for n in model.graph.node if n.op_type in weight_ops}
+    tables = [
+        (t.name, list(t.dims))
+        for t in model.graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT
+        and np.prod(t.dims) >= 4096
+        and t.name not in weights
+    ]
+    assert tables == []

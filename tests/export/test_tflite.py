@@ -1,49 +1,75 @@
-"""TFLite target: litert-torch conversion, dynamic-range INT8, and the runtime's TfliteSession."""
+"""TFLite target through the pipeline: litert-torch conversion, int8 weights, the runtime's
+TfliteSession, the parity check on the exported files and ``Predictor.from_bundle``.
+
+One export of the random-weight model at image size 256 (fp32 + int8) with a reduced decoder
+signature table: conversion time grows with every signature. The table still covers every
+point count the parity check uses (2, 3, 4) and splits its batch of 16 prompts into chunks of 4.
+The export runs without its verify stage: the fp32 files are checked here with the same
+function (``verify_graphs``); the int8 gate (mask IoU >= 0.95 on every case) is not applied to
+a random-weight model, whose masks hover around any threshold (as in ``test_int8.py``); its
+masks must agree with fp32 on average instead.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("litert_torch", reason="the TFLite converter needs the [tflite-export] extra")
-pytest.importorskip("ai_edge_litert", reason="the TFLite runtime needs the [tflite] extra")
+from tests.extras import need
+
+need("litert_torch", "the TFLite converter needs the [tflite-export] extra")
+need("ai_edge_litert", "the TFLite runtime needs the [tflite] extra")
 
 import torch
 
-from tinysam_export.config import Precision
+from tinysam_export.config import ExportConfig, Precision, Target
 from tinysam_export.graphs import build_graphs, example_inputs
-from tinysam_export.targets import ConvertOptions, tflite
+from tinysam_export.targets import tflite
 from tinysam_mobile.backends.tflite import TfliteSession
-from tinysam_mobile.manifest import Artifact
-from tinysam_mobile.session import GraphInputError, open_session
+from tinysam_mobile.errors import BundleError
+from tinysam_mobile.manifest import load_manifest
+from tinysam_mobile.predictor import Predictor
+from tinysam_mobile.session import GraphInputError
 from tinysam_mobile.spec import GraphName
 
 pytestmark = [pytest.mark.export, pytest.mark.tflite, pytest.mark.slow]
 
-SIGNATURES = ((1, 2), (1, 3), (4, 2))
-"""A reduced signature table: conversion time grows with every signature."""
+SIZE = 256
+SIGNATURES = ((1, 2), (1, 3), (1, 4), (4, 2))
+"""Reduced decoder signatures: the verify stage's point counts, batches of 4."""
 
 
 @pytest.fixture(scope="module")
-def converted(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tinysam_export.pipeline import run_export
+
+    config = ExportConfig(
+        out=tmp_path_factory.mktemp("tflite") / "bundle",
+        checkpoint=tiny_checkpoint,
+        image_size=SIZE,
+        targets=(Target.TFLITE,),
+        precisions=(Precision.FP32, Precision.INT8),
+        threads=2,
+        verify=False,
+        golden=False,
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tflite, "DECODER_SIGNATURES", SIGNATURES)
+        return run_export(config).out
+
+
+@pytest.fixture(scope="module")
+def graphs(tiny_checkpoint: Path) -> dict[GraphName, torch.nn.Module]:
     from tinysam_export.checkpoint import load_model
 
-    torch.set_num_threads(2)
-    graphs = build_graphs(load_model(tiny_checkpoint, image_size=256).eval())
-    out = tmp_path_factory.mktemp("tflite")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(tflite, "DECODER_SIGNATURES", SIGNATURES)
-    files = {}
-    try:
-        for prec in (Precision.FP32, Precision.INT8):
-            for g in (GraphName.ENCODER, GraphName.DECODER):
-                opts = ConvertOptions(precision=prec)
-                files[(prec, g)] = tflite.convert(graphs[g], graphs[g].spec, out, opts)
-    finally:
-        mp.undo()
-    return {"graphs": graphs, "files": files, "dir": out}
+    return build_graphs(load_model(tiny_checkpoint, image_size=SIZE).eval())
+
+
+def _file(bundle: Path, precision: str, graph: GraphName) -> Path:
+    return bundle / load_manifest(bundle).artifact("tflite", precision, graph).file
 
 
 def _reference(graph: torch.nn.Module, feeds: dict[str, torch.Tensor]) -> list[np.ndarray]:
@@ -56,45 +82,94 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
+def test_manifest_lists_both_precisions_with_the_int8_recipe(bundle: Path) -> None:
+    raw = json.loads((bundle / "manifest.json").read_text())
+    arts = {(a["precision"], a["graph"]): a for a in raw["artifacts"] if a["target"] == "tflite"}
+    assert set(arts) == {(p, g) for p in ("fp32", "int8") for g in ("encoder", "decoder")}
+    for g in ("encoder", "decoder"):
+        assert arts[("fp32", g)]["quantization"] is None
+        assert arts[("int8", g)]["quantization"]["recipe"] == tflite.INT8_RECIPE
+        assert arts[("int8", g)]["size_bytes"] < 0.4 * arts[("fp32", g)]["size_bytes"]
+    assert "litert-torch" in raw["tools"] and "ai-edge-litert" in raw["tools"]
+
+
+def test_fp32_files_pass_the_parity_check(bundle: Path, graphs: dict) -> None:
+    """The verify stage's own check (every prompt case, refinement, a batch of 16) on the files."""
+    from tinysam_export.reference import TorchSession
+    from tinysam_export.verify import FP32_THRESHOLDS, synthetic_images, verify_graphs
+
+    ref = tuple(TorchSession(graphs[g], graphs[g].spec) for g in GraphName)
+    cand = tuple(TfliteSession(_file(bundle, "fp32", g), graphs[g].spec, 2) for g in GraphName)
+    geometry = graphs[GraphName.ENCODER].geometry
+    figures = verify_graphs(ref, cand, geometry, synthetic_images()[:1], FP32_THRESHOLDS, "tflite")
+    assert any(case.endswith("batch16") for case in figures["cases"])
+    assert figures["decoder"]["low_res_logits"]["relative_error"] <= 1e-4
+
+
+def test_int8_masks_agree_with_fp32(bundle: Path) -> None:
+    from tinysam_export.verify import mask_iou, prompt_cases, synthetic_images
+
+    fp32 = Predictor.from_bundle(bundle, target="tflite", precision="fp32", threads=2)
+    int8 = Predictor.from_bundle(bundle, target="tflite", precision="int8", threads=2)
+    assert isinstance(int8.decoder, TfliteSession)
+    ious = []
+    for _, image in synthetic_images():
+        fp32.set_image(image)
+        int8.set_image(image)
+        for case in prompt_cases(image.shape[:2]).values():
+            m32, iou32, _ = fp32.predict(**case)
+            m8, _, _ = int8.predict(**case)
+            best = int(np.argmax(iou32))
+            ious.append(mask_iou(m8[best], m32[best]))
+    assert float(np.mean(ious)) >= 0.9, ious
+
+
+def test_signatures_carry_the_spec_names(bundle: Path, graphs: dict) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    for graph, names in (
+        (GraphName.ENCODER, {tflite.ENCODER_SIGNATURE}),
+        (GraphName.DECODER, {tflite.signature_name(b, n) for b, n in SIGNATURES}),
+    ):
+        spec = graphs[graph].spec
+        sigs = Interpreter(str(_file(bundle, "int8", graph))).get_signature_list()
+        assert set(sigs) == names
+        for sig in sigs.values():
+            assert sorted(sig["inputs"]) == sorted(spec.input_names)
+            assert sorted(sig["outputs"]) == sorted(spec.output_names)
+
+
 @pytest.mark.parametrize("graph", [GraphName.ENCODER, GraphName.DECODER])
-def test_fp32_matches_torch_and_chunks_batches(converted: dict, graph: GraphName) -> None:
-    g = converted["graphs"][graph]
-    session = TfliteSession(converted["files"][(Precision.FP32, graph)], g.spec, threads=2)
-    ex = example_inputs(g.spec, num_prompts=6, num_points=2)  # 6 = 4 + 1 + 1 signatures
+def test_fp32_matches_torch_and_chunks_batches(
+    bundle: Path, graphs: dict, graph: GraphName
+) -> None:
+    g = graphs[graph]
+    session = TfliteSession(_file(bundle, "fp32", graph), g.spec, threads=2)
+    ex = example_inputs(g.spec, num_prompts=6, num_points=2)  # 6 = 4 + 1 + 1 (padded)
     got = session.run({k: v.numpy() for k, v in ex.items()})
     for name, ref in zip(g.spec.output_names, _reference(g, ex), strict=True):
         assert got[name].shape == ref.shape
         assert _rel(got[name], ref) < 1e-4
 
 
-def test_int8_is_smaller_and_close(converted: dict) -> None:
-    g = converted["graphs"][GraphName.DECODER]
-    f32 = converted["files"][(Precision.FP32, GraphName.DECODER)]
-    i8 = converted["files"][(Precision.INT8, GraphName.DECODER)]
-    assert i8.stat().st_size < 0.35 * f32.stat().st_size
+def test_int8_is_smaller_and_close(bundle: Path, graphs: dict) -> None:
+    g = graphs[GraphName.DECODER]
+    f32, i8 = (_file(bundle, p, GraphName.DECODER) for p in ("fp32", "int8"))
+    assert i8.stat().st_size < 0.4 * f32.stat().st_size
     ex = example_inputs(g.spec, num_prompts=1, num_points=3)
-    got = TfliteSession(i8, g.spec).run({k: v.numpy() for k, v in ex.items()})
+    got = TfliteSession(i8, g.spec).run({k: v.numpy() for k, v in ex.items()})["low_res_masks"]
     ref = _reference(g, ex)[0]
-    cos = float(
-        np.sum(got["low_res_masks"] * ref)
-        / np.linalg.norm(got["low_res_masks"])
-        / np.linalg.norm(ref)
-    )
-    assert cos > 0.99
+    assert float(np.sum(got * ref) / np.linalg.norm(got) / np.linalg.norm(ref)) > 0.99
 
 
-def test_unsupported_point_count_is_named(converted: dict) -> None:
-    g = converted["graphs"][GraphName.DECODER]
-    session = TfliteSession(converted["files"][(Precision.FP32, GraphName.DECODER)], g.spec)
-    ex = example_inputs(g.spec, num_prompts=1, num_points=5)
-    with pytest.raises(GraphInputError, match=r"no decoder signature for 5 points.*\[2, 3\]"):
+def test_unsupported_point_count_is_named(bundle: Path, graphs: dict) -> None:
+    spec = graphs[GraphName.DECODER].spec
+    session = TfliteSession(_file(bundle, "fp32", GraphName.DECODER), spec)
+    ex = example_inputs(spec, num_prompts=1, num_points=5)
+    with pytest.raises(GraphInputError, match=r"no decoder signature for 5 points.*\[2, 3, 4\]"):
         session.run({k: v.numpy() for k, v in ex.items()})
 
 
-def test_open_session_dispatches_tflite(converted: dict) -> None:
-    path = converted["files"][(Precision.FP32, GraphName.ENCODER)]
-    art = Artifact.from_file(converted["dir"], path.name, GraphName.ENCODER, "tflite", "fp32")
-    session = open_session(
-        converted["dir"], art, 1, spec=converted["graphs"][GraphName.ENCODER].spec
-    )
-    assert isinstance(session, TfliteSession)
+def test_file_of_another_graph_is_refused(bundle: Path, graphs: dict) -> None:
+    with pytest.raises(BundleError, match=r"signature 'serving_default' has inputs \['image'\]"):
+        TfliteSession(_file(bundle, "fp32", GraphName.ENCODER), graphs[GraphName.DECODER].spec)

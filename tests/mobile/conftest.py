@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.extras import need
 from tinysam_mobile.golden.writer import verify_golden, write_golden
 from tinysam_mobile.manifest import Manifest, write_manifest
 from tinysam_mobile.predictor import Predictor
@@ -39,7 +40,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     default, at its own image size) exported to ONNX fp32 with its golden vectors: a trained,
     if weak, model whose everything-mode vectors keep masks with active IoU and stability
     filters. Mark users ``export``."""
-    pytest.importorskip("torch", reason="the exporter tests need the [export] extra")
+    need("torch", "the exporter tests need the [export] extra")
     from tinysam_export.config import ExportConfig
     from tinysam_export.pipeline import run_export
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.extras import need
 from tinysam_mobile.errors import BundleError
 from tinysam_mobile.manifest import Artifact, Manifest, write_manifest
 from tinysam_mobile.session import (
@@ -75,7 +76,7 @@ def test_validate_errors(change, match: str) -> None:
 
 def _patch_conv_onnx(path: Path, image_size: int, input_name: str = "image") -> np.ndarray:
     """Write an 'encoder' (one 16x16 stride-16 conv to 256 channels); return its weights."""
-    onnx = pytest.importorskip("onnx", reason="building a test graph needs the onnx package")
+    onnx = need("onnx", "building a test graph needs the onnx package")
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)

@@ -1,11 +1,11 @@
 """TFLite graph session (``ai-edge-litert``, the maintained successor of ``tflite-runtime``).
 
 A TFLite file exported by ``tinysam_export.targets.tflite`` holds one signature per static input
-shape: the encoder one, the decoder one per ``(num_prompts, num_points)`` pair named
-``p{B}_n{N}``. Signature inputs are ``args_0..`` in the spec's input order and outputs
-``output_0..`` in the spec's output order. ``run`` picks the signature for the point count and
-decodes a batch of prompts in chunks of the largest available batch sizes (each prompt is decoded
-independently, so chunking does not change the result).
+shape: the encoder one (``serving_default``), the decoder one per ``(num_prompts, num_points)``
+pair named ``p{B}_n{N}``. Signature inputs and outputs carry the spec's tensor names. ``run``
+picks the signature for the point count and decodes a batch of prompts in chunks of the largest
+available batch sizes, padding the last chunk with copies of its last prompt (each prompt is
+decoded independently, so chunking does not change the result).
 """
 
 from __future__ import annotations
@@ -58,11 +58,13 @@ class TfliteSession:
         self._runners = {}
         self._shapes: dict[tuple[int, int], str] = {}
         for name, sig in self._interp.get_signature_list().items():
-            if len(sig["inputs"]) != len(spec.inputs) or len(sig["outputs"]) != len(spec.outputs):
+            if set(sig["inputs"]) != set(spec.input_names) or not set(spec.output_names) <= set(
+                sig["outputs"]
+            ):
                 raise BundleError(
-                    f"{self.path.name} signature {name!r} has {len(sig['inputs'])} inputs / "
-                    f"{len(sig['outputs'])} outputs; the {spec.name} spec has "
-                    f"{len(spec.inputs)} / {len(spec.outputs)}"
+                    f"{self.path.name} signature {name!r} has inputs {sorted(sig['inputs'])} / "
+                    f"outputs {sorted(sig['outputs'])}; the {spec.name} spec has "
+                    f"{sorted(spec.input_names)} / {sorted(spec.output_names)}"
                 )
             self._runners[name] = self._interp.get_signature_runner(name)
             m = _DECODER_SIGNATURE.match(name)
@@ -79,10 +81,9 @@ class TfliteSession:
         return sorted({n for _, n in self._shapes})
 
     def _call(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        runner = self._runners[name]
-        feeds = {f"args_{i}": a for i, a in enumerate(arrays)}
-        out = runner(**feeds)
-        return [np.asarray(out[f"output_{i}"]) for i in range(len(self.spec.outputs))]
+        """Run signature ``name`` on arrays in the spec's input order; outputs in spec order."""
+        out = self._runners[name](**dict(zip(self.spec.input_names, arrays, strict=True)))
+        return [np.asarray(out[n]) for n in self.spec.output_names]
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validate the inputs against the spec, run, and return outputs by spec name."""
