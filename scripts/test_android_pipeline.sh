@@ -37,17 +37,19 @@ else
   REPORT+=("FAILED compile  :pipeline main"); status=1
 fi
 
-# 2. :pipeline tests: compiled and run on the JVM against the golden vectors.
+# 2. :pipeline tests: compiled and run on the JVM against the golden vectors. The test resources
+#    (src/test/resources, e.g. the TFLite signature cases shared with tests/mobile) are on the
+#    classpath, as Gradle puts them.
 tests_line="not run"
 if [ $status = 0 ]; then
   step "compile :pipeline tests"
   if "$KOTLINC" "${KFLAGS[@]}" -cp "$BUILD_DIR/pipeline.jar:$JSON_JAR:$JUNIT_CP" \
       -d "$BUILD_DIR/pipeline-tests.jar" "$DEMO/pipeline/src/test/kotlin" 2>&1; then
-    total_ok=0; total_bad=0
+    total_ok=0; total_bad=0; tflite_bad=0
     for GOLDEN_DIR in "${GOLDEN_DIRS[@]}"; do
       step "run :pipeline tests (golden: ${GOLDEN_DIR:-NONE})"
       out="$(java -Dtinysam.goldenDir="$GOLDEN_DIR" -jar "$JUNIT_JAR" \
-        -cp "$BUILD_DIR/pipeline-tests.jar:$BUILD_DIR/pipeline.jar:$JSON_JAR:$KOTLIN_STDLIB" \
+        -cp "$BUILD_DIR/pipeline-tests.jar:$DEMO/pipeline/src/test/resources:$BUILD_DIR/pipeline.jar:$JSON_JAR:$KOTLIN_STDLIB" \
         --scan-classpath "$BUILD_DIR/pipeline-tests.jar" --disable-banner --disable-ansi-colors \
         --details=tree --details-theme=ascii 2>&1)"
       rc=$?
@@ -55,6 +57,7 @@ if [ $status = 0 ]; then
       ok=$(echo "$out" | sed -n 's/.*\[ *\([0-9]*\) tests successful.*/\1/p' | tail -1)
       bad=$(echo "$out" | sed -n 's/.*\[ *\([0-9]*\) tests failed.*/\1/p' | tail -1)
       total_ok=$((total_ok + ${ok:-0})); total_bad=$((total_bad + ${bad:-0}))
+      echo "$out" | grep -q -- "-- TfliteSignaturesTest \[OK\]" || tflite_bad=1
       if [ $rc = 0 ] && [ "${ok:-0}" -gt 0 ]; then
         REPORT+=("compiled+tested :pipeline JUnit on the JVM: ${ok:-0} passed, ${bad:-0} failed (golden: $GOLDEN_DIR)")
       else
@@ -62,6 +65,11 @@ if [ $status = 0 ]; then
       fi
     done
     tests_line="$total_ok passed, $total_bad failed"
+    if [ "$tflite_bad" = 0 ]; then
+      REPORT+=("compiled+tested :pipeline TfliteSignatureSession = the signature choice and prompt chunking of :runtime's TfliteGraphSession, on the cases of pipeline/src/test/resources/tflite_signature_cases.json (tests/mobile/test_tflite_signature_cases.py runs the Python TfliteSession on the same cases); no .tflite file is run here")
+    else
+      REPORT+=("FAILED tests    :pipeline TfliteSignaturesTest did not pass (or did not run)"); status=1
+    fi
   else
     REPORT+=("FAILED compile  :pipeline tests"); status=1
   fi
@@ -79,7 +87,7 @@ typecheck() {  # name, extra classpath, output jar, sources...
   fi
 }
 if [ -d "$STUBS" ] && [ -d "$DEMO/runtime/src/main/kotlin" ]; then
-  typecheck ":runtime (ORT Mobile, LiteRT)" "" "$BUILD_DIR/runtime-check.jar" \
+  typecheck ":runtime (ORT Mobile, LiteRT: the Interpreter signature calls and buffers of TfliteGraphSession, BundleLoader)" "" "$BUILD_DIR/runtime-check.jar" \
     "$STUBS/runtime" "$DEMO/runtime/src/main/kotlin"
 fi
 # :app files without Compose code (ViewModel, state, image conversions, benchmark logic).
@@ -156,7 +164,7 @@ then
 else
   REPORT+=("FAILED check    Gradle files / AndroidManifest.xml (see above)"); status=1
 fi
-REPORT+=("NOT CHECKED     Gradle build logic, dependency resolution, AGP/Compose compilation, resources, the APK (no Gradle/AGP/Android SDK here; open android_demo/ in Android Studio)")
+REPORT+=("NOT CHECKED     Gradle build logic (incl. the copyTinySamModels task), dependency resolution, AGP/Compose compilation, resources, the APK (no Gradle/AGP/Android SDK here; open android_demo/ in Android Studio)")
 
 printf '\n== summary\n'
 printf '%s\n' "${REPORT[@]}"

@@ -13,9 +13,11 @@
 # 3. runs `swift build` (library, tinysam-cli) and `swift test` there with /proc mounted;
 # 4. runs `swiftc -parse` on the SwiftUI app sources (they need SwiftUI/CoreML: not buildable here);
 # 5. checks (as text) that TinySAMDemo.xcodeproj lists every app source and the local package;
-# 6. prints which parts were compiled and tested, which only parsed or text-checked, which not
+# 6. runs TinySAMDemo/copy_bundle.sh on two fake bundles (host bash + python3);
+# 7. prints which parts were compiled and tested, which only parsed or text-checked, which not
 #    checked at all.
-# Exit status: 0 only when the build, every test, the parse and the project check succeed.
+# Exit status: 0 only when the build, every test, the parse, the project check and the
+# copy_bundle.sh check succeed.
 # No golden folder -> 2.
 set -euo pipefail
 
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --golden) GOLDEN="$2"; shift 2 ;;
         --manifest) MANIFEST="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -101,6 +103,58 @@ grep -q 'relativePath = \.\.;' "$PBX" || UNLISTED="$UNLISTED (local package ..)"
 STATUS_XCODE=PASS
 [ -z "$UNLISTED" ] || STATUS_XCODE="FAIL (missing from project.pbxproj:$UNLISTED)"
 
+# copy_bundle.sh: run here (bash + python3) on two fake bundles whose "packages" are small
+# folders: a `--target all`-like one (onnx fp32, coreml int8 with the decoder kept at float16
+# weights, a lone coreml fp16 decoder) must copy manifest.json and every coreml artifact, keep
+# Models/README.md, drop stale files and report int8 as the only complete pair; an onnx-only one
+# must be refused.
+copy_bundle_check() {
+    local tmp; tmp="$(mktemp -d)"
+    python3 - "$tmp" <<'PY'
+import json, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+def bundle(name, arts):
+    b = root / name
+    for target, precision, graph, method in arts:
+        f = b / target / f"{graph}.{precision}.{'mlpackage' if target == 'coreml' else 'onnx'}"
+        if target == "coreml":
+            (f / "Data").mkdir(parents=True)
+            (f / "Manifest.json").write_text("{}")
+            (f / "Data" / "model.mlmodel").write_text(graph)
+        else:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(graph)
+    doc = {"artifacts": [{"graph": g, "target": t, "precision": p,
+                          "file": f"{t}/{g}.{p}.{'mlpackage' if t == 'coreml' else 'onnx'}",
+                          "quantization": {"method": m} if m else None} for t, p, g, m in arts]}
+    (b / "manifest.json").write_text(json.dumps(doc))
+bundle("all", [("onnx", "fp32", "encoder", None), ("onnx", "fp32", "decoder", None),
+               ("coreml", "int8", "encoder", "weight_only"), ("coreml", "int8", "decoder", "fp16_weights"),
+               ("coreml", "fp16", "decoder", None)])
+bundle("onnx", [("onnx", "fp32", "encoder", None), ("onnx", "fp32", "decoder", None)])
+PY
+    mkdir -p "$tmp/Models/coreml/stale.mlpackage"
+    echo keep > "$tmp/Models/README.md"
+    local out rc=0 problems=""
+    out="$(TINYSAM_MODELS_DIR="$tmp/Models" bash "$REPO/ios_demo/TinySAMDemo/copy_bundle.sh" "$tmp/all" 2>&1)" || rc=$?
+    [ "$rc" = 0 ] || problems="$problems exit $rc;"
+    for f in manifest.json README.md coreml/encoder.int8.mlpackage/Manifest.json \
+             coreml/decoder.int8.mlpackage/Data/model.mlmodel coreml/decoder.fp16.mlpackage/Manifest.json; do
+        [ -f "$tmp/Models/$f" ] || problems="$problems missing $f;"
+    done
+    [ ! -e "$tmp/Models/onnx" ] || problems="$problems onnx files copied;"
+    [ ! -e "$tmp/Models/coreml/stale.mlpackage" ] || problems="$problems stale package kept;"
+    grep -q "CoreML precisions in .*: int8$" <<< "$out" || problems="$problems no 'precisions: int8' line;"
+    grep -q "decoder.int8.mlpackage keeps float16 weights" <<< "$out" || problems="$problems no float16 note;"
+    rc=0
+    out="$(TINYSAM_MODELS_DIR="$tmp/Models2" bash "$REPO/ios_demo/TinySAMDemo/copy_bundle.sh" "$tmp/onnx" 2>&1)" || rc=$?
+    { [ "$rc" != 0 ] && grep -q "no CoreML encoder + decoder pair" <<< "$out"; } || problems="$problems onnx-only bundle not refused;"
+    rm -rf "$tmp"
+    if [ -z "$problems" ]; then echo PASS; else echo "FAIL ($problems)"; fi
+}
+STATUS_COPY=$(copy_bundle_check)
+
 EXECUTED=$(grep -Eo 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$TEST_LOG" | tail -1 || true)
 SUITES=$(grep -Eo "Test Suite '[A-Za-z]+Tests' (passed|failed)" "$TEST_LOG" | sed "s/Test Suite '//; s/'//" | sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g' || true)
 cat <<REPORT
@@ -121,11 +175,17 @@ ONLY PARSED (swiftc -parse: syntax only, no type check; SwiftUI/PhotosUI/UIKit d
   parse: $STATUS_PARSE
 TEXT-CHECKED ONLY (no xcodebuild here): TinySAMDemo.xcodeproj lists every app / app-test source
   above and the local TinySAMKit package: $STATUS_XCODE
+RUN ON FAKE BUNDLES (bash + python3, no models): TinySAMDemo/copy_bundle.sh copies manifest.json
+  and every coreml artifact of any precision, reports the complete pairs, refuses a bundle
+  without one: $STATUS_COPY
 NOT CHECKED AT ALL:
   Sources/TinySAMKit/Runtime/CoreMLSession.swift (inside #if canImport(CoreML), false on Linux:
     CoreMLModel load/compile/unload, compute units, MLMultiArray in/out, CoreMLModelFactory)
-  the app's and PhoneBenchmarkTests' types and behaviour, the Xcode build settings and scheme,
-  TinySAMDemo/copy_bundle.sh (need macOS + Xcode; see ios_demo/README.md)
+  the app's and PhoneBenchmarkTests' types and behaviour (e.g. SegmentViewModel's precision
+    picker; the manifest logic it calls, Manifest.precisions/defaultPrecision/weightsNote and
+    ModelStore's default precision, is compiled and tested above), the Xcode build settings and
+    scheme, real .mlpackage files (need macOS + Xcode; see ios_demo/README.md)
 =============================================================
 REPORT
-[ "$STATUS_BUILD" = PASS ] && [ "$STATUS_TEST" = PASS ] && [ "$STATUS_PARSE" = PASS ] && [ "$STATUS_XCODE" = PASS ]
+[ "$STATUS_BUILD" = PASS ] && [ "$STATUS_TEST" = PASS ] && [ "$STATUS_PARSE" = PASS ] && [ "$STATUS_XCODE" = PASS ] \
+    && [ "$STATUS_COPY" = PASS ]

@@ -68,27 +68,33 @@ dependencies {
 }
 
 /*
- * Models are never committed. This task copies a bundle written by `tinysam-export` into the
- * app's generated assets (assets/tinysam/...): manifest.json, then every artifact the manifest
- * lists for the Android targets (onnx, tflite) and, for ONNX artifacts, the ORT-format sibling
- * the exporter writes (onnx/ort/<stem>.ort), which the runtime prefers. File names are read from
- * manifest.json, never typed here.
+ * Models are never committed. This task copies a bundle written by `tinysam-export` (e.g.
+ * `tinysam-export --target all --checkpoint tinysam_42.3.pth --out ../bundle`) into the app's
+ * generated assets (assets/tinysam/...): manifest.json, then every artifact the manifest lists for
+ * the Android targets (onnx, tflite), whatever their precisions (`--target all`: onnx fp32 + int8,
+ * tflite int8), and, for ONNX artifacts, the ORT-format sibling the exporter writes
+ * (onnx/ort/<stem>.ort), which the runtime prefers. File names, targets and precisions are read
+ * from manifest.json, never typed here; the app offers the pairs it finds there. The task re-runs
+ * when manifest.json changes (every artifact's sha256 is in it).
  *
  *   ./gradlew :app:copyTinySamModels -Ptinysam.bundleDir=/path/to/bundle
  */
 val copyTinySamModels by tasks.registering {
     group = "tinysam"
     description = "Copy the models named in <bundle>/manifest.json into the app's assets."
+    val androidTargets = listOf("onnx", "tflite")
     val bundleDir = providers.gradleProperty("tinysam.bundleDir").map { rootProject.file(it) }
     val outDir = layout.buildDirectory.dir("generated/tinysam-assets/tinysam")
     inputs.property("bundleDir", bundleDir.map { it.absolutePath }.orElse(""))
+    inputs.files(bundleDir.map { listOf(it.resolve("manifest.json")) }.orElse(emptyList<File>()))
+        .withPropertyName("manifest")
     outputs.dir(outDir)
     doLast {
         val bundle = bundleDir.orNull
             ?: throw GradleException("set -Ptinysam.bundleDir=/path/to/bundle (a folder written by tinysam-export)")
         val manifestFile = bundle.resolve("manifest.json")
         if (!manifestFile.isFile) {
-            throw GradleException("$manifestFile is missing: run `tinysam-export --target onnx --out $bundle` first")
+            throw GradleException("$manifestFile is missing: run `tinysam-export --target all --out $bundle` first")
         }
         @Suppress("UNCHECKED_CAST")
         val manifest = JsonSlurper().parse(manifestFile) as Map<String, Any?>
@@ -96,17 +102,26 @@ val copyTinySamModels by tasks.registering {
         val artifacts = manifest["artifacts"] as? List<Map<String, Any?>>
             ?: throw GradleException("$manifestFile has no 'artifacts' list")
         val files = mutableListOf("manifest.json")
+        val graphsOf = sortedMapOf<String, MutableSet<String>>()  // "target precision" -> graphs
         for (a in artifacts) {
             val target = a["target"] as String
-            if (target != "onnx" && target != "tflite") continue
+            if (target !in androidTargets) continue
             val file = a["file"] as String
             files += file
+            graphsOf.getOrPut("$target ${a["precision"]}") { sortedSetOf() }.add(a["graph"] as String)
             if (target == "onnx") {
                 val ort = "onnx/ort/" + file.substringAfterLast('/').removeSuffix(".onnx") + ".ort"
                 if (bundle.resolve(ort).isFile) files += ort
             }
         }
-        if (files.size == 1) throw GradleException("$manifestFile lists no onnx or tflite artifacts")
+        val pairs = graphsOf.filterValues { it.containsAll(listOf("encoder", "decoder")) }.keys
+        if (pairs.isEmpty()) {
+            val has = artifacts.map { "${it["target"]} ${it["precision"]}" }.distinct().joinToString()
+            throw GradleException(
+                "$manifestFile has no onnx or tflite encoder + decoder pair (it has: ${has.ifEmpty { "none" }}); " +
+                    "export with `tinysam-export --target all` (or --target onnx / --target tflite)",
+            )
+        }
         val out = outDir.get().asFile
         out.deleteRecursively()
         for (rel in files) {
@@ -114,7 +129,7 @@ val copyTinySamModels by tasks.registering {
             if (!src.isFile) throw GradleException("$src is listed in the manifest but missing")
             src.copyTo(out.resolve(rel), overwrite = true)
         }
-        logger.lifecycle("copied ${files.size} files from $bundle into ${out.relativeTo(projectDir)}")
+        logger.lifecycle("copied ${files.size} files from $bundle into ${out.relativeTo(projectDir)}; the app offers: ${pairs.joinToString()}")
     }
 }
 

@@ -2,10 +2,12 @@
 # Run the on-device CoreML latency benchmark (XCTest) on a connected iPhone/iPad and fetch its JSON.
 #
 # Usage: benchmarks/ios/run_on_device.sh BUNDLE_DIR [OUT_DIR]
-#   BUNDLE_DIR  a folder written by `tinysam-export --target coreml` (manifest.json + .mlpackage)
+#   BUNDLE_DIR  a folder written by `tinysam-export --target coreml` or `--target all`
+#               (manifest.json + coreml/*.mlpackage; int8 by default)
 #   OUT_DIR     where the JSON files land (default benchmarks/results/phone)
 # Env: DESTINATION (default: the first connected iOS device, e.g. "platform=iOS,id=<udid>"),
-#      RUNS (10), WARMUP (3), EVERYTHING_RUNS (3), PRECISION (fp32),
+#      RUNS (10), WARMUP (3), EVERYTHING_RUNS (3), PRECISION (default: the manifest's default
+#      CoreML precision, int8 when the bundle has it; or fp32 / fp16 / int8 as listed there),
 #      COMPUTE_UNITS (comma list of cpu,cpu_gpu,cpu_ane,all; default all four),
 #      DEVELOPMENT_TEAM (your signing team id, needed on a device).
 # Needs: macOS with Xcode 16+ (xcodebuild, xcrun xcresulttool), a device with Developer Mode on.
@@ -34,7 +36,7 @@ signing=()
 TEST_RUNNER_TINYSAM_RUNS="${RUNS:-10}" \
 TEST_RUNNER_TINYSAM_WARMUP="${WARMUP:-3}" \
 TEST_RUNNER_TINYSAM_EVERYTHING_RUNS="${EVERYTHING_RUNS:-3}" \
-TEST_RUNNER_TINYSAM_PRECISION="${PRECISION:-fp32}" \
+TEST_RUNNER_TINYSAM_PRECISION="${PRECISION:-}" \
 TEST_RUNNER_TINYSAM_COMPUTE_UNITS="${COMPUTE_UNITS:-cpu,cpu_gpu,cpu_ane,all}" \
 xcodebuild test \
     -project "$ROOT/ios_demo/TinySAMDemo/TinySAMDemo.xcodeproj" \

@@ -6,9 +6,9 @@ channel, every constant of more than 2048 elements except the decoder's position
 table; :func:`tinysam_export.targets.coreml.convert`). CoreML dequantises them when it loads
 the model and computes in float16.
 
-Before each graph is converted, its int8 weights are checked with the mask-IoU gate
+Before the graphs are converted, each graph's int8 weights are checked with the mask-IoU gate
 (:mod:`tinysam_export.quantize.gate`) against the float32 PyTorch graphs, the other graph kept
-float32, exactly as the ONNX pass checks its static recipe. CoreML cannot run on Linux, so the
+float32, then both together, exactly as the ONNX pass checks its static recipes. CoreML cannot run on Linux, so the
 candidate is the PyTorch wrapper with the CoreML patches and the package's weights simulated
 (:func:`tinysam_export.targets.coreml_verify.simulated_graph`: weights rounded to int8 per output
 channel and float16, float32 compute); the record says so (``coreml_numerics_executed``). A
@@ -68,6 +68,38 @@ def fp16_fallback(rejected: dict[str, Any], why: str) -> dict[str, Any]:
     }
 
 
+def _check(
+    graphs: dict[GraphName, nn.Module],
+    weights: dict[GraphName, Precision | None],
+    geometry: ModelGeometry,
+    images: list,
+    label: str,
+) -> dict[str, Any]:
+    """Gate figures of the graphs with simulated CoreML weights (``None``: float32 graph).
+
+    Raises
+    ------
+    VerificationError
+        Naming the case and the figure.
+    """
+    from tinysam_export.targets.coreml_verify import simulated_graph
+
+    reference = tuple(TorchSession(graphs[g], graphs[g].spec) for g in ORDER)
+    candidate = tuple(
+        reference[i]
+        if weights[g] is None
+        else TorchSession(simulated_graph(graphs[g], weights[g]), graphs[g].spec)
+        for i, g in enumerate(ORDER)
+    )
+    figures = verify_low_precision(reference, candidate, geometry, images, label)
+    return {
+        **figures["decoder"]["masks"],
+        "image_embeddings_cosine": figures["encoder"]["image_embeddings"]["cosine"],
+        "simulated_in_pytorch": True,
+        "coreml_numerics_executed": False,
+    }
+
+
 def check_int8_graph(
     graphs: dict[GraphName, nn.Module],
     graph: GraphName,
@@ -81,34 +113,23 @@ def check_int8_graph(
     VerificationError
         Naming the graph, the case and the figure.
     """
-    from tinysam_export.targets.coreml_verify import simulated_graph
-
-    reference = tuple(TorchSession(graphs[g], graphs[g].spec) for g in ORDER)
-    candidate = tuple(
-        TorchSession(simulated_graph(graphs[g], Precision.INT8), graphs[g].spec)
-        if g is graph
-        else reference[i]
-        for i, g in enumerate(ORDER)
-    )
+    weights = {g: Precision.INT8 if g is graph else None for g in ORDER}
     label = f"coreml/int8 ({graph.value} int8 only, simulated in PyTorch)"
-    figures = verify_low_precision(reference, candidate, geometry, images, label)
-    return {
-        **figures["decoder"]["masks"],
-        "image_embeddings_cosine": figures["encoder"]["image_embeddings"]["cosine"],
-        "simulated_in_pytorch": True,
-        "coreml_numerics_executed": False,
-    }
+    return _check(graphs, weights, geometry, images, label)
 
 
 def quantize_coreml_int8(
     graphs: dict[GraphName, nn.Module],
     out_dir: Path,
     geometry: ModelGeometry,
+    images: list | None = None,
 ) -> dict[GraphName, Int8Artifact]:
     """Write ``encoder.int8.mlpackage`` and ``decoder.int8.mlpackage`` into ``out_dir``.
 
-    Each graph is gated with simulated int8 weights (:func:`check_int8_graph`) and converted
-    with int8 weights if it passes, float16 weights if not.
+    Each graph is gated with simulated int8 weights (:func:`check_int8_graph`, the other graph
+    float32); then both graphs are gated together, as the verify stage will: while the pair
+    fails, the int8 graph with the lower mean mask IoU keeps float16 weights instead. Then both
+    are converted.
 
     Parameters
     ----------
@@ -118,6 +139,9 @@ def quantize_coreml_int8(
         The bundle's ``coreml`` folder.
     geometry
         Model geometry.
+    images
+        (name, uint8 RGB) images of the checks; default the built-in synthetic images (the
+        pipeline passes the verify stage's images).
 
     Returns
     -------
@@ -126,17 +150,38 @@ def quantize_coreml_int8(
     """
     from tinysam_export.targets import coreml
 
-    images = synthetic_images()
+    images = synthetic_images() if images is None else list(images)
+    records: dict[GraphName, dict[str, Any]] = {}
+    weights: dict[GraphName, Precision] = {}
+    for g in ORDER:
+        records[g] = int8_recipe()
+        weights[g] = Precision.INT8
+        try:
+            records[g]["check"] = check_int8_graph(graphs, g, geometry, images)
+        except VerificationError as exc:
+            weights[g] = Precision.FP16
+            records[g] = fp16_fallback(records[g], str(exc))
+    int8 = sorted(
+        (g for g in ORDER if weights[g] is Precision.INT8),
+        key=lambda g: records[g]["check"]["mean_mask_iou"],
+    )
+    for fallback in [*int8, None]:
+        label = "coreml/int8 (both graphs, simulated in PyTorch)"
+        try:
+            joint = _check(graphs, dict(weights), geometry, images, label)
+        except VerificationError as exc:
+            if fallback is None:
+                raise
+            why = f"passed alone, but not together with the other graph: {exc}"
+            weights[fallback] = Precision.FP16
+            records[fallback] = fp16_fallback(records[fallback], why)
+            continue
+        for g in ORDER:
+            records[g]["pair_check"] = joint
+        break
     out: dict[GraphName, Int8Artifact] = {}
     for g in ORDER:
-        record = int8_recipe()
-        weights = Precision.INT8
-        try:
-            record["check"] = check_int8_graph(graphs, g, geometry, images)
-        except VerificationError as exc:
-            weights = Precision.FP16
-            record = fp16_fallback(record, str(exc))
         opts = ConvertOptions(precision=Precision.INT8)
-        path = coreml.convert(graphs[g], graphs[g].spec, out_dir, opts, weights=weights)
-        out[g] = Int8Artifact(g, path, record)
+        path = coreml.convert(graphs[g], graphs[g].spec, out_dir, opts, weights=weights[g])
+        out[g] = Int8Artifact(g, path, records[g])
     return out

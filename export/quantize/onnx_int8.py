@@ -184,8 +184,14 @@ def quantize_onnx_int8(
     source: str,
     threads: int | None = None,
     names: tuple[str, str] = ("encoder.int8.onnx", "decoder.int8.onnx"),
+    check_images: Sequence[tuple[str, np.ndarray]] | None = None,
 ) -> dict[GraphName, Int8Artifact]:
     """Quantise both graphs of a bundle (static first, weight-only when the gate rejects it).
+
+    Each graph's static recipe is checked with the other graph float; then the two int8 graphs
+    are checked together, as the verify stage will gate them: while the pair fails, the static
+    graph with the lower mean mask IoU falls back to weight-only (a graph can pass alone and
+    still push the pair below the limit).
 
     Parameters
     ----------
@@ -201,6 +207,14 @@ def quantize_onnx_int8(
         Where the images came from (manifest).
     threads
         ONNX Runtime threads of the float sessions (decoder calibration data, the check).
+    check_images
+        (name, uint8 RGB) images of the gate checks; default the built-in synthetic images.
+        The pipeline passes the verify stage's images.
+
+    Raises
+    ------
+    VerificationError
+        The pair fails the gate even with both graphs weight-only.
     """
     from tinysam_export.quantize.gate import verify_low_precision
     from tinysam_export.verify import synthetic_images
@@ -232,28 +246,56 @@ def quantize_onnx_int8(
         hws = [img.shape[:2] for img in images]
         return DecoderFeeds(embeddings, hws, geometry, specs[g].input_names, refine=refine)
 
+    images_checked = list(check_images) if check_images is not None else synthetic_images()
+    pair = (GraphName.ENCODER, GraphName.DECODER)
+    reference = tuple(float_sessions[k] for k in pair)
+
+    def check(candidate: dict[GraphName, Any], label: str) -> dict[str, Any]:
+        figures = verify_low_precision(
+            reference, tuple(candidate[k] for k in pair), geometry, images_checked, label
+        )
+        return figures["decoder"]["masks"]
+
+    def weight_only(g: GraphName, path: Path, rejected: dict[str, Any], why: str) -> None:
+        quantize_weights_only(fp32[g], path, WEIGHT_ONLY[g].op_types)
+        record = WEIGHT_ONLY[g].to_json(None, 0)
+        record["int8_constants"] = compress_constants(path)
+        record["rejected"] = {"recipe": rejected, "why": why}
+        out[g] = Int8Artifact(g, path, record)
+
     out: dict[GraphName, Int8Artifact] = {}
-    check_images = synthetic_images()
-    for g, name in zip((GraphName.ENCODER, GraphName.DECODER), names, strict=True):
+    static_recipes: dict[GraphName, dict[str, Any]] = {}
+    for g, name in zip(pair, names, strict=True):
         path = out_dir / name
         feeds = quantize_static_graph(fp32[g], path, readers(g), STATIC[g])
         record = STATIC[g].to_json(source, feeds)
         record["int8_constants"] = compress_constants(path)
-        candidate = dict(float_sessions)
-        candidate[g] = OrtSession(path, specs[g], threads)
-        pair = (GraphName.ENCODER, GraphName.DECODER)
+        static_recipes[g] = STATIC[g].to_json(source, feeds)
         try:
-            record["check"] = verify_low_precision(
-                tuple(float_sessions[k] for k in pair),
-                tuple(candidate[k] for k in pair),
-                geometry,
-                check_images,
-                f"onnx/int8 (static {g.value} only)",
-            )["decoder"]["masks"]
+            candidate = {**float_sessions, g: OrtSession(path, specs[g], threads)}
+            record["check"] = check(candidate, f"onnx/int8 (static {g.value} only)")
+            out[g] = Int8Artifact(g, path, record)
         except VerificationError as exc:
-            quantize_weights_only(fp32[g], path, WEIGHT_ONLY[g].op_types)
-            record = WEIGHT_ONLY[g].to_json(None, 0)
-            record["int8_constants"] = compress_constants(path)
-            record["rejected"] = {"recipe": STATIC[g].to_json(source, feeds), "why": str(exc)}
-        out[g] = Int8Artifact(g, path, record)
+            weight_only(g, path, static_recipes[g], str(exc))
+
+    # the verify stage gates both int8 graphs together
+    static = sorted(
+        (g for g in pair if out[g].quantization["method"] == "static"),
+        key=lambda g: out[g].quantization["check"]["mean_mask_iou"],
+    )
+    for fallback in [*static, None]:
+        try:
+            joint = check(
+                {g: OrtSession(out[g].path, specs[g], threads) for g in pair},
+                "onnx/int8 (both graphs)",
+            )
+        except VerificationError as exc:
+            if fallback is None:
+                raise
+            why = f"passed alone, but not together with the other int8 graph: {exc}"
+            weight_only(fallback, out[fallback].path, static_recipes[fallback], why)
+            continue
+        for g in pair:
+            out[g].quantization["pair_check"] = joint
+        break
     return out

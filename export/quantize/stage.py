@@ -23,6 +23,7 @@ from tinysam_export.quantize.coreml_int8 import quantize_coreml_int8
 from tinysam_export.quantize.onnx_int8 import quantize_onnx_int8
 from tinysam_export.quantize.ort_mobile import write_ort_models
 from tinysam_export.targets import ConvertOptions, artifact_name, load_target
+from tinysam_export.verify import shared_images, synthetic_images
 from tinysam_mobile.spec import GraphName, ModelGeometry
 
 ORT_DIR = "onnx/ort"
@@ -81,10 +82,14 @@ def stage_quantize(
     import onnxruntime
 
     result = QuantizeResult(tools={"onnxruntime.quantization": onnxruntime.__version__})
+    # the gate checks of the int8 choices use the verify stage's images
+    check_images = (
+        synthetic_images() + shared_images(config.max_verify_images) if int8_pairs(config) else []
+    )
     if (Target.COREML, Precision.INT8) in int8_pairs(config):
         from tinysam_export.targets import coreml
 
-        made = quantize_coreml_int8(graphs, bundle / Target.COREML.value, geometry)
+        made = quantize_coreml_int8(graphs, bundle / Target.COREML.value, geometry, check_images)
         for g, art in made.items():
             key = (Target.COREML, Precision.INT8, g)
             result.artifacts[key] = art.path.relative_to(bundle).as_posix()
@@ -117,6 +122,7 @@ def stage_quantize(
                 source,
                 config.threads,
                 names,
+                check_images=check_images,
             )
             for g, art in made.items():
                 key = (Target.ONNX, Precision.INT8, g)

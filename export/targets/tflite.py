@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -88,7 +91,8 @@ class _NamedIO(nn.Module):
 
 def _litert() -> Any:
     try:
-        import litert_torch
+        with _quiet():  # torchao reports optional kernels it cannot load
+            import litert_torch
     except ImportError:
         raise MissingDependencyError(f"the TFLite target needs litert-torch: {_EXTRA}") from None
     return litert_torch
@@ -106,17 +110,43 @@ def quantize_int8(src: Path, dst: Path) -> None:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError:
         raise MissingDependencyError(f"TFLite int8 needs ai-edge-quantizer: {_EXTRA}") from None
-    qt = quantizer.Quantizer(str(src))
-    qt.load_quantization_recipe(getattr(recipe, INT8_RECIPE)())
-    with _quiet():  # progress bars and a size report on stdout / stderr
-        qt.quantize().export_model(str(dst), overwrite=True)
+    with tempfile.TemporaryDirectory(prefix="tinysam-tflite-q-") as tmp:
+        # the quantizer finds ops by their tensors' names: give a stripped file names again
+        named = _rename_tensors(src, Path(tmp) / src.name, lambda i, j: f"t{i}_{j}")
+        qt = quantizer.Quantizer(str(named))
+        qt.load_quantization_recipe(getattr(recipe, INT8_RECIPE)())
+        with _quiet():  # progress bars and a size report on stdout / stderr
+            qt.quantize().export_model(str(dst), overwrite=True)
+    strip_tensor_names(dst)
 
 
 @contextlib.contextmanager
-def _quiet() -> Any:
-    """Drop what the converter and quantizer print from Python (errors arrive as exceptions)."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
+def _quiet() -> Iterator[None]:
+    """Drop what the converter and quantizer print (errors arrive as exceptions).
+
+    Python output (progress bars, warnings) and the C++ logs of the converter (absl / TF INFO
+    lines written straight to file descriptors 1 and 2) both go to a scratch file for the
+    duration of the block; the pipeline reports its own progress.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                with (
+                    contextlib.redirect_stdout(io.StringIO()),
+                    contextlib.redirect_stderr(io.StringIO()),
+                ):
+                    yield
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for fd in saved:
+            os.close(fd)
 
 
 def _signatures(spec: GraphSpec) -> list[tuple[str, int, int]]:
@@ -146,6 +176,30 @@ def _convert_float(graph: nn.Module, spec: GraphSpec, out: Path) -> None:
             ) from exc
     with _quiet():
         model.export(str(out))
+    strip_tensor_names(out)
+
+
+def strip_tensor_names(path: Path) -> None:
+    """Rewrite the ``.tflite`` file at ``path`` without tensor names (in place).
+
+    Tensor names are debugging strings (the converter spells out every module path, about 1 MB
+    in the six-signature decoder); no interpreter needs them. Signature inputs and outputs keep
+    their names: a signature maps its own names to tensor indices.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    _rename_tensors(path, tmp, lambda i, j: None).replace(path)
+
+
+def _rename_tensors(src: Path, dst: Path, name: Any) -> Path:
+    """Write ``src`` to ``dst`` with tensor ``j`` of subgraph ``i`` named ``name(i, j)``."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(src))
+    for i, subgraph in enumerate(model.subgraphs):
+        for j, tensor in enumerate(subgraph.tensors):
+            tensor.name = name(i, j)
+    flatbuffer_utils.write_model(model, str(dst))
+    return dst
 
 
 def convert(graph: nn.Module, spec: GraphSpec, out_dir: Path, opts: ConvertOptions) -> Path:

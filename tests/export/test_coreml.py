@@ -319,3 +319,36 @@ def test_numerics_statement(fp32_bundle: Path, capsys: pytest.CaptureFixture) ->
         from tinysam_mobile.session import open_session
 
         open_session(fp32_bundle, manifest.artifact("coreml", "fp32", GraphName.ENCODER))
+
+
+def test_int8_pair_check_keeps_the_weaker_graph_at_fp16(
+    graphs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both graphs pass their int8 check alone, the pair does not: the graph with the lower
+    mean mask IoU keeps float16 weights, and the pair is checked again before converting."""
+    from tinysam_export.quantize import coreml_int8
+
+    seen: list[dict] = []
+
+    def fake_check(graphs: dict, weights: dict, geometry: object, images: object, label: str):  # type: ignore[no-untyped-def]
+        seen.append(dict(weights))
+        if "both graphs" in label and all(w is Precision.INT8 for w in weights.values()):
+            raise VerificationError(f"{label}: mean mask IoU 0.975 is below 0.98")
+        mean = 0.985 if weights[GraphName.ENCODER] is Precision.INT8 else 0.995
+        return {"mask_iou": 0.96, "mean_mask_iou": mean}
+
+    converted: dict = {}
+
+    def fake_convert(graph, spec, out_dir, opts, weights=None):  # type: ignore[no-untyped-def]
+        converted[spec.name] = weights
+        return Path(out_dir) / f"{spec.name}.int8.mlpackage"
+
+    monkeypatch.setattr(coreml_int8, "_check", fake_check)
+    monkeypatch.setattr(coreml, "convert", fake_convert)
+    made = coreml_int8.quantize_coreml_int8(graphs, tmp_path, graphs[GraphName.ENCODER].geometry)
+    assert converted == {GraphName.ENCODER: Precision.FP16, GraphName.DECODER: Precision.INT8}
+    q_enc = made[GraphName.ENCODER].quantization
+    q_dec = made[GraphName.DECODER].quantization
+    assert q_enc["method"] == "fp16_weights" and "not together" in q_enc["rejected"]["why"]
+    assert q_dec["method"] == "weight_only" and q_dec["pair_check"]["mean_mask_iou"] == 0.995
+    assert len(seen) == 4  # encoder alone, decoder alone, the pair twice

@@ -250,3 +250,42 @@ def test_compress_constants_rewrites_large_tables_only(tmp_path: Path) -> None:
         err[1:].max() < np.abs(table[1:]).max() / 127
         and err[0].max() < np.abs(table[0]).max() / 127
     )
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("pair_fails", [1, 3])
+def test_pair_check_falls_back_the_weaker_static_graph(
+    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pair_fails: int
+) -> None:
+    """Both static graphs pass alone; while the two together fail the gate, the one with the
+    lower mean mask IoU becomes weight-only (here the decoder first); when even two
+    weight-only graphs fail, the error is raised."""
+    from tinysam_export.quantize import gate, onnx_int8
+    from tinysam_mobile.manifest import load_manifest
+
+    calls: list[str] = []
+
+    def fake_gate(reference, candidate, geometry, images, label, limits=None):  # type: ignore[no-untyped-def]
+        calls.append(label)
+        if "both graphs" in label and calls.count(label) <= pair_fails:
+            raise VerificationError(f"{label}: mean mask IoU 0.97 is below 0.98")
+        mean = {"encoder": 0.995, "decoder": 0.985}.get(label.split()[2], 0.99)
+        return {"decoder": {"masks": {"mask_iou": 0.96, "mean_mask_iou": mean}}}
+
+    monkeypatch.setattr(gate, "verify_low_precision", fake_gate)
+    manifest = load_manifest(tiny_bundle)
+    fp32 = {
+        g: tiny_bundle / manifest.artifact("onnx", "fp32", g).file for g in ("encoder", "decoder")
+    }
+    geometry = ModelGeometry(256)
+    args = (fp32["encoder"], fp32["decoder"], tmp_path, geometry, builtin_images()[:1], "builtin:1")
+    if pair_fails == 3:
+        with pytest.raises(VerificationError, match="both graphs"):
+            onnx_int8.quantize_onnx_int8(*args, threads=2)
+        return
+    made = onnx_int8.quantize_onnx_int8(*args, threads=2)
+    enc, dec = (made[g].quantization for g in made)
+    assert enc["method"] == "static" and enc["pair_check"]["mean_mask_iou"] == 0.99
+    assert dec["method"] == "weight_only" and dec["rejected"]["recipe"]["method"] == "static"
+    assert "not together with the other int8 graph" in dec["rejected"]["why"]
+    assert calls.count("onnx/int8 (both graphs)") == 2

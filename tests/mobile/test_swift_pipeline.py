@@ -13,7 +13,8 @@ Python runtime computes today:
 
 ``scripts/test_ios_pipeline.sh`` installs Swift 6 into a cached Debian trixie chroot
 (``scripts/setup_swift.sh``, needs root), runs ``swift build`` and ``swift test`` there,
-``swiftc -parse`` on the SwiftUI app and a text check of the Xcode project; this test fails when
+``swiftc -parse`` on the SwiftUI app, a text check of the Xcode project and ``copy_bundle.sh``
+on two fake bundles; this test fails when
 any of that fails, when fewer XCTests ran than the suite defines, or when an everything-mode run
 that must keep records returns none. With ``pytest -s`` it prints the script's report: which
 parts were compiled and tested, which only parsed or text-checked, which not checked at all
@@ -82,6 +83,7 @@ def _check(rc: int, out: str) -> str:
     assert "build: PASS" in report and "test: PASS" in report, report
     assert "parse: PASS" in report, f"the SwiftUI app does not parse:\n{out[-4000:]}"
     assert "local TinySAMKit package: PASS" in report, f"Xcode project check failed:\n{report}"
+    assert "without one: PASS" in report, f"copy_bundle.sh check failed:\n{report}"
     return report
 
 

@@ -11,10 +11,12 @@ interface Delegate {
     fun getNativeHandle(): Long
 }
 
+/** `org.tensorflow.lite.DataType` (the LiteRT 1.0 members). */
+enum class DataType { FLOAT32, INT32, UINT8, INT64, STRING, BOOL, INT16, INT8 }
+
 class Tensor private constructor() {
+    fun dataType(): DataType = stub()
     fun shape(): IntArray = stub()
-    fun shapeSignature(): IntArray = stub()
-    fun index(): Int = stub()
     fun numElements(): Int = stub()
 }
 
@@ -30,8 +32,6 @@ class Interpreter(byteBuffer: ByteBuffer, options: Options?) : AutoCloseable {
     fun getSignatureOutputs(signatureKey: String): Array<String> = stub()
     fun getInputTensorFromSignature(inputName: String, signatureKey: String): Tensor = stub()
     fun getOutputTensorFromSignature(outputName: String, signatureKey: String): Tensor = stub()
-    fun resizeInput(idx: Int, dims: IntArray) {}
-    fun allocateTensors() {}
     fun runSignature(inputs: Map<String, Any>, outputs: Map<String, Any>, signatureKey: String) {}
     override fun close() {}
 }

@@ -29,6 +29,10 @@ public struct Artifact: Equatable, Sendable {
     public let file: String
     public let sha256: String
     public let sizeBytes: Int
+    /// `artifacts[].quantization.method` when the manifest records one: e.g. `weight_only` for
+    /// int8 CoreML weights, `fp16_weights` for a graph of an int8 CoreML export whose int8 weights
+    /// failed the exporter's gate (its file is still `*.int8.mlpackage`).
+    public var quantizationMethod: String? = nil
 }
 
 public struct Manifest: Sendable {
@@ -55,7 +59,27 @@ public struct Manifest: Sendable {
         throw TinySAMError.bundle("no \(graph.rawValue) artifact for target \(target), precision \(precision) (bundle has: \(have.isEmpty ? "none" : have))")
     }
 
-    /// Targets and precisions present for both graphs.
+    /// Precisions of `target` present for both graphs, in `Spec.mobileDefaultOrder` (int8 first,
+    /// the exporter's default for mobile targets; unknown precisions last, in manifest order).
+    public func precisions(target: String) -> [String] {
+        let have = variants.filter { $0.target == target }.map(\.precision)
+        func rank(_ p: String) -> Int { Spec.mobileDefaultOrder.firstIndex(of: p) ?? Spec.mobileDefaultOrder.count }
+        return have.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
+    }
+
+    /// The precision an app opens first for `target`: the first of `precisions(target:)`; nil when
+    /// the bundle has no complete pair for it.
+    public func defaultPrecision(target: String) -> String? { precisions(target: target).first }
+
+    /// One line on the weights of a variant when a graph's `quantization.method` says it differs
+    /// from the precision in its name (CoreML int8 graphs kept at float16 weights), else nil.
+    public func weightsNote(target: String, precision: String) -> String? {
+        let kept = artifacts.filter { $0.target == target && $0.precision == precision && $0.quantizationMethod == "fp16_weights" }
+        guard !kept.isEmpty else { return nil }
+        return kept.map(\.graph.rawValue).sorted().joined(separator: " + ") + " kept float16 weights (int8 failed the export gate)"
+    }
+
+    /// Targets and precisions present for both graphs, in manifest order.
     public var variants: [(target: String, precision: String)] {
         var seen = Set<String>()
         var out: [(String, String)] = []
@@ -125,7 +149,8 @@ public struct Manifest: Sendable {
             return Artifact(graph: g, target: try string(o["target"], "artifacts[\(i)].target"),
                             precision: try string(o["precision"], "artifacts[\(i)].precision"), file: file,
                             sha256: try string(o["sha256"], "artifacts[\(i)].sha256"),
-                            sizeBytes: try int(o["size_bytes"], "artifacts[\(i)].size_bytes"))
+                            sizeBytes: try int(o["size_bytes"], "artifacts[\(i)].size_bytes"),
+                            quantizationMethod: (o["quantization"] as? [String: Any])?["method"] as? String)
         }
         return Manifest(
             schemaVersion: version, modelName: (model["name"] as? String) ?? "vit_t", geometry: geometry,
@@ -137,25 +162,55 @@ public struct Manifest: Sendable {
             graphs: graphs, artifacts: artifacts, createdBy: (d["created_by"] as? String) ?? "")
     }
 
-    /// Check that an artifact's file exists and has the recorded size and sha256 (`verify_artifact`).
+    /// Check that an artifact's file, or folder (a CoreML `.mlpackage`), exists and has the
+    /// recorded size and sha256 (`verify_artifact`, digests by `sha256Tree`).
     public static func verify(bundleDir: URL, artifact: Artifact) throws -> URL {
         let url = bundleDir.appendingPathComponent(artifact.file)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             throw TinySAMError.bundle("artifact file is missing: \(url.path)")
         }
-        // A compiled .mlpackage / .mlmodelc is a folder: its digest is recorded by the exporter
-        // over the archive it wrote; only plain files are hashed here.
-        if isDir.boolValue { return url }
-        let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? -1
+        let (digest, size) = try sha256Tree(url)
         guard size == artifact.sizeBytes else {
             throw TinySAMError.bundle("\(url.path) has \(size) bytes, manifest says \(artifact.sizeBytes)")
         }
-        let digest = try SHA256.hex(fileAt: url)
         guard digest == artifact.sha256 else {
             throw TinySAMError.bundle("\(url.path) sha256 \(digest) != manifest \(artifact.sha256)")
         }
         return url
+    }
+
+    /// Hex sha256 and total size of a file or of a folder such as a `.mlpackage`; mirrors
+    /// `manifest.sha256_tree`: a folder hashes, for every regular file below it sorted by its
+    /// `/`-separated relative path (UTF-8 byte order = Python's code-point order), the line
+    /// `"<relpath>\0<size>\0<sha256 of the file>\n"`.
+    public static func sha256Tree(_ url: URL) throws -> (sha256: String, size: Int) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw TinySAMError.bundle("artifact file is missing: \(url.path)")
+        }
+        func size(_ path: String) throws -> Int {
+            (try fm.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+        }
+        if !isDir.boolValue { return (try SHA256.hex(fileAt: url), try size(url.path)) }
+        guard let walker = fm.enumerator(atPath: url.path) else {
+            throw TinySAMError.bundle("cannot list the folder \(url.path)")
+        }
+        var files: [String] = []
+        while let rel = walker.nextObject() as? String {
+            var sub: ObjCBool = false
+            if fm.fileExists(atPath: url.appendingPathComponent(rel).path, isDirectory: &sub), !sub.boolValue { files.append(rel) }
+        }
+        files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        var digest = SHA256()
+        var total = 0
+        for rel in files {
+            let file = url.appendingPathComponent(rel)
+            let n = try size(file.path)
+            total += n
+            digest.update(Data("\(rel)\u{0}\(n)\u{0}\(try SHA256.hex(fileAt: file))\n".utf8))
+        }
+        return (digest.hexDigest(), total)
     }
 
     // MARK: JSON helpers

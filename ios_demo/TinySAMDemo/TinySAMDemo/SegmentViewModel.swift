@@ -33,13 +33,20 @@ final class SegmentViewModel: ObservableObject {
     @Published var status = "Loading models…"
     @Published var isBusy = false
     @Published var computeUnits: ComputeUnits = .all
-    @Published var precision = "fp32"
+    /// The CoreML precision in use; empty until the manifest is read, then the manifest's default
+    /// (int8 when the bundle has it) or the user's pick among `precisions`.
+    @Published var precision = ""
+    /// CoreML precisions manifest.json lists for both graphs, int8 first.
     @Published private(set) var precisions: [String] = []
 
     /// Folder reference "Models" in the app bundle: manifest.json + coreml/ artifacts, copied by
-    /// TinySAMDemo/copy_bundle.sh from a `tinysam-export --target coreml` bundle.
+    /// TinySAMDemo/copy_bundle.sh from a `tinysam-export --target coreml` (or `--target all`) bundle.
     let bundleDir = Bundle.main.url(forResource: "Models", withExtension: nil)
+    static let target = "coreml"
     private var store: ModelStore?
+    /// The (precision, compute units) loaded or being loaded: the onChange handlers of the pickers
+    /// call loadModels again when loadModels itself sets `precision`; such a call returns at once.
+    private var requested: (precision: String, units: ComputeUnits)?
     private var predictor: Predictor?
     private var rgb: RGBImage?
     private let worker = DispatchQueue(label: "dev.tinysam.inference", qos: .userInitiated)
@@ -56,25 +63,40 @@ final class SegmentViewModel: ObservableObject {
             status = "No Models folder in the app: run copy_bundle.sh BUNDLE (see README)"
             return
         }
-        isBusy = true
-        defer { isBusy = false }
         do {
             let manifest = try Manifest.load(bundleDir: dir)
-            precisions = manifest.variants.filter { $0.target == "coreml" }.map(\.precision)
-            if !precisions.contains(precision), let first = precisions.first { precision = first }
-            let units = computeUnits, prec = precision, old = store
+            precisions = manifest.precisions(target: Self.target)
+            guard let fallback = manifest.defaultPrecision(target: Self.target) else {
+                let have = manifest.variants.map { "\($0.target) \($0.precision)" }.joined(separator: ", ")
+                status = "The Models folder has no CoreML encoder + decoder (it has: \(have.isEmpty ? "none" : have)); "
+                    + "export with --target coreml or --target all and run copy_bundle.sh"
+                return
+            }
+            if !precisions.contains(precision) { precision = fallback }
+            let units = computeUnits, prec = precision, old = store, target = Self.target
+            if let r = requested, r.precision == prec, r.units == units { return }
+            requested = (prec, units)
+            isBusy = true
+            defer { isBusy = false }
             store = nil
             predictor = nil
             let (s, p) = try await onWorker { () -> (ModelStore, Predictor) in
                 old?.unload()
-                let s = try ModelStore(bundleDir: dir, target: "coreml", precision: prec, factory: CoreMLModelFactory())
+                let s = try ModelStore(bundleDir: dir, target: target, precision: prec, factory: CoreMLModelFactory())
                 return (s, try s.predictor(computeUnits: units))
+            }
+            // A newer request (another precision or compute unit) started meanwhile: it wins.
+            guard let r = requested, r.precision == prec, r.units == units else {
+                _ = try? await onWorker { s.unload() }
+                return
             }
             store = s
             predictor = p
-            status = "Models: coreml \(prec) on \(units.label)"
+            let note = manifest.weightsNote(target: Self.target, precision: prec).map { " (\($0))" } ?? ""
+            status = "Models: \(Self.target) \(prec) on \(units.label)\(note)"
             if let rgb { try await encode(rgb) }
         } catch {
+            requested = nil
             status = "Could not load models: \(error)"
         }
     }

@@ -18,6 +18,9 @@ final class PhoneBenchmarkTests: XCTestCase {
                              "the app has no Models folder: run TinySAMDemo/copy_bundle.sh BUNDLE before building")
     }
 
+    /// TINYSAM_PRECISION, or nil (unset or empty) for the manifest's default precision.
+    private var requestedPrecision: String? { env["TINYSAM_PRECISION"].flatMap { $0.isEmpty ? nil : $0 } }
+
     private func units() -> [ComputeUnits] {
         guard let list = env["TINYSAM_COMPUTE_UNITS"] else { return ComputeUnits.allCases }
         return list.split(separator: ",").compactMap { ComputeUnits(rawValue: String($0)) }
@@ -25,8 +28,9 @@ final class PhoneBenchmarkTests: XCTestCase {
 
     func testBenchmarkEncoderDecoderEverything() throws {
         let dir = try modelsDir()
-        let precision = env["TINYSAM_PRECISION"] ?? "fp32"
-        let store = try ModelStore(bundleDir: dir, target: "coreml", precision: precision, factory: CoreMLModelFactory())
+        // TINYSAM_PRECISION unset or empty: the manifest's default (int8 when the bundle has it).
+        let store = try ModelStore(bundleDir: dir, target: "coreml", precision: requestedPrecision, factory: CoreMLModelFactory())
+        let precision = store.precision
         let image = try PhoneBenchmark.syntheticImage()
         let docs = FileManager.default.urls(for: .documentDirectory, in: .userDomainMask)[0]
         for u in units() {
@@ -49,7 +53,7 @@ final class PhoneBenchmarkTests: XCTestCase {
     }
 
     func testEncoderLatencyMetric() throws {
-        let store = try ModelStore(bundleDir: try modelsDir(), target: "coreml", precision: env["TINYSAM_PRECISION"] ?? "fp32",
+        let store = try ModelStore(bundleDir: try modelsDir(), target: "coreml", precision: requestedPrecision,
                                    factory: CoreMLModelFactory())
         let predictor = try store.predictor(computeUnits: .all)
         let image = try PhoneBenchmark.syntheticImage()

@@ -22,6 +22,9 @@ public enum Spec {
     public static let maskThreshold: Float = 0.0
     /// Label of the padding point added to prompts without a box.
     public static let padLabel: Float = -1
+    /// Precisions in the order a phone app prefers them; mirrors
+    /// `tinysam_export.config.MOBILE_DEFAULT_ORDER` (mobile targets are exported as int8 by default).
+    public static let mobileDefaultOrder = ["int8", "fp16", "fp32"]
     /// Labels of the top-left and bottom-right box corners.
     public static let boxLabels: (Float, Float) = (2, 3)
     /// Version of manifest.json and of the golden-vector layout.

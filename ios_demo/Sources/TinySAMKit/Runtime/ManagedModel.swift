@@ -47,10 +47,18 @@ public final class ModelStore {
     public let decoder: ManagedModel
 
     /// - Parameters:
-    ///   - verify: check size and sha256 of plain-file artifacts against the manifest.
-    public init(bundleDir: URL, target: String = "coreml", precision: String = "fp32",
+    ///   - precision: the artifacts' precision; nil: the manifest's default for `target`
+    ///     (`Manifest.defaultPrecision(target:)`: int8 when the bundle has it, as
+    ///     `tinysam-export --target coreml` writes by default).
+    ///   - verify: check size and sha256 of the artifacts (files and `.mlpackage` folders)
+    ///     against the manifest.
+    public init(bundleDir: URL, target: String = "coreml", precision: String? = nil,
                 factory: ModelFactory, verify: Bool = true) throws {
         let manifest = try Manifest.load(bundleDir: bundleDir)
+        guard let precision = precision ?? manifest.defaultPrecision(target: target) else {
+            let have = manifest.variants.map { "\($0.target)/\($0.precision)" }.joined(separator: ", ")
+            throw TinySAMError.bundle("the bundle has no \(target) encoder + decoder pair (it has: \(have.isEmpty ? "none" : have)); export with tinysam-export --target \(target)")
+        }
         func model(_ g: GraphName) throws -> ManagedModel {
             let a = try manifest.artifact(target: target, precision: precision, graph: g)
             let url = verify ? try Manifest.verify(bundleDir: bundleDir, artifact: a) : bundleDir.appendingPathComponent(a.file)

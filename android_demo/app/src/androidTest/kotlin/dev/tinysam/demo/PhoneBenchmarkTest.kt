@@ -16,8 +16,9 @@ import java.io.File
 /**
  * On-device benchmark of the bundle in the app's assets; run by
  * `benchmarks/android/run_on_device.sh`. Instrumentation arguments (`-e key value`):
- * `runs` (10), `warmup` (2), `everythingRuns` (3), `threads` (4), `variants` (all the bundle has,
- * e.g. `ort:fp32,tflite:int8`), `accelerator` (cpu | gpu | nnapi).
+ * `runs` (10), `warmup` (2), `everythingRuns` (3), `threads` (4), `variants` (default: every
+ * ONNX / TFLite pair manifest.json lists, e.g. `ort:int8,ort:fp32,tflite:int8` for a
+ * `--target all` bundle), `accelerator` (cpu | gpu | nnapi).
  * Writes one JSON per variant to `<external files>/benchmarks/phone_<backend>_<precision>.json`.
  */
 @RunWith(AndroidJUnit4::class)
@@ -30,8 +31,8 @@ class PhoneBenchmarkTest {
         val manifest = source.manifest()
         val wanted = args.getString("variants")?.split(',')?.map { v ->
             val (b, p) = v.split(':')
-            Backend.entries.first { it.name.equals(b, ignoreCase = true) } to Precision.of(p)
-        } ?: manifest.availableVariants().mapNotNull { (t, p) -> Backend.entries.firstOrNull { it.target == t }?.let { it to p } }
+            Backend.of(b) to Precision.of(p)
+        } ?: manifest.variantsFor(Backend.entries.map { it.target }).map { (t, p) -> Backend.forTarget(t) to p }
         assertTrue("the bundle in the assets has no ONNX/TFLite variants", wanted.isNotEmpty())
         val bench = PhoneBenchmark(
             source,

@@ -49,13 +49,20 @@ class SegmentViewModel(application: Application) : AndroidViewModel(application)
 
     init {
         launchWork("Opening models") {
+            // The (target, precision) pairs come from manifest.json: whatever the export wrote
+            // (`--target all`: ONNX fp32 + int8, TFLite int8). The first opened is the int8 one when
+            // the bundle has it (the exporter's default for phones), else the smallest precision.
             val manifest = source.manifest()
-            val variants = manifest.availableVariants().mapNotNull { (t, p) ->
-                Backend.entries.firstOrNull { it.target == t }?.let { ModelVariant(it, p) }
-            }
-            if (variants.isEmpty()) throw TinySamException("the bundle in the assets has no ONNX or TFLite graphs")
+            val targets = Backend.entries.map { it.target }
+            val variants = manifest.variantsFor(targets).map { (t, p) -> ModelVariant(Backend.forTarget(t), p) }
+            val first = manifest.defaultVariant(targets)?.let { (t, p) -> ModelVariant(Backend.forTarget(t), p) }
+                ?: throw TinySamException(
+                    "the bundle in the assets has no ONNX or TFLite graph pair (it has: " +
+                        manifest.availableVariants().joinToString { "${it.first.key} ${it.second.key}" }.ifEmpty { "none" } +
+                        "); export with `tinysam-export --target all` and rebuild",
+                )
             _state.update { it.copy(variants = variants) }
-            openVariant(variants.first())
+            openVariant(first)
         }
     }
 

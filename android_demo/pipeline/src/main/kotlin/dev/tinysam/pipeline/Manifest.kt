@@ -96,17 +96,39 @@ data class Manifest(
                     "it has: " + (artifacts.joinToString { "${it.graph.key}/${it.target.key}/${it.precision.key}" }.ifEmpty { "none" }),
             )
 
-    /** (target, precision) pairs for which both graphs are present. */
+    /** (target, precision) pairs for which both graphs are present, in the manifest's order. */
     fun availableVariants(): List<Pair<Target, Precision>> =
         artifacts.map { it.target to it.precision }.distinct().filter { (t, p) ->
             GraphName.entries.all { g -> artifacts.any { it.target == t && it.precision == p && it.graph == g } }
         }
+
+    /**
+     * The [availableVariants] of [targets], ordered by target (in the order given) and then by
+     * precision in [MOBILE_DEFAULT_ORDER]: what a backend/precision menu lists.
+     */
+    fun variantsFor(targets: List<Target>): List<Pair<Target, Precision>> =
+        availableVariants().filter { it.first in targets }
+            .sortedWith(compareBy({ targets.indexOf(it.first) }, { MOBILE_DEFAULT_ORDER.indexOf(it.second) }))
+
+    /**
+     * The variant an app opens first: the first precision of [MOBILE_DEFAULT_ORDER] that one of
+     * [targets] has (int8, the exporter's default for mobile targets), on the first such target;
+     * null when the bundle has no variant of [targets].
+     */
+    fun defaultVariant(targets: List<Target>): Pair<Target, Precision>? =
+        variantsFor(targets).minByOrNull { MOBILE_DEFAULT_ORDER.indexOf(it.second) }
 
     companion object {
         const val SCHEMA_VERSION = 1
         const val MANIFEST_NAME = "manifest.json"
         const val PATCH_STRIDE = 16
         const val LOW_RES_UPSCALE = 4
+
+        /**
+         * Precisions in the order a phone app prefers them; mirrors
+         * `tinysam_export.config.MOBILE_DEFAULT_ORDER` (mobile targets are exported as int8 by default).
+         */
+        val MOBILE_DEFAULT_ORDER: List<Precision> = listOf(Precision.INT8, Precision.FP16, Precision.FP32)
 
         /** Parse manifest text; [ManifestException] naming the missing or bad key. */
         fun parse(text: String): Manifest {
@@ -232,14 +254,48 @@ data class Manifest(
             return md.digest().joinToString("") { "%02x".format(it) }
         }
 
-        /** Check that an artifact's file exists with the recorded size and sha256. */
+        /**
+         * Hex sha256 and total size of a file or of a folder such as a `.mlpackage`; mirrors
+         * `manifest.sha256_tree`. A folder hashes, for every regular file below it sorted by its
+         * `/`-separated relative path (compared as UTF-8 bytes, as Python compares code points),
+         * the line `"<relpath>\u0000<size>\u0000<sha256 of the file>\n"`.
+         */
+        fun sha256Tree(path: File): Pair<String, Long> {
+            if (path.isFile) return sha256File(path) to path.length()
+            val files = path.walkTopDown().filter { it.isFile }
+                .map { it.relativeTo(path).invariantSeparatorsPath to it }
+                .sortedWith { a, b -> compareUtf8(a.first, b.first) }
+                .toList()
+            val md = MessageDigest.getInstance("SHA-256")
+            var total = 0L
+            for ((rel, f) in files) {
+                total += f.length()
+                md.update("$rel\u0000${f.length()}\u0000${sha256File(f)}\n".toByteArray(Charsets.UTF_8))
+            }
+            return md.digest().joinToString("") { "%02x".format(it) } to total
+        }
+
+        private fun compareUtf8(a: String, b: String): Int {
+            val x = a.toByteArray(Charsets.UTF_8)
+            val y = b.toByteArray(Charsets.UTF_8)
+            for (i in 0 until minOf(x.size, y.size)) {
+                val c = (x[i].toInt() and 0xFF) - (y[i].toInt() and 0xFF)
+                if (c != 0) return c
+            }
+            return x.size - y.size
+        }
+
+        /**
+         * Check that an artifact's file (or folder: a CoreML `.mlpackage`) exists with the recorded
+         * size and sha256 ([sha256Tree]); mirrors `manifest.verify_artifact`.
+         */
         fun verifyArtifact(bundleDir: File, artifact: Artifact): File {
             val f = File(bundleDir, artifact.file)
-            if (!f.isFile) throw BundleException("artifact file $f does not exist")
-            if (f.length() != artifact.sizeBytes) {
-                throw BundleException("artifact file $f has ${f.length()} bytes, manifest says ${artifact.sizeBytes}")
+            if (!f.isFile && !f.isDirectory) throw BundleException("artifact file $f does not exist")
+            val (sha, size) = sha256Tree(f)
+            if (size != artifact.sizeBytes) {
+                throw BundleException("artifact file $f has $size bytes, manifest says ${artifact.sizeBytes}")
             }
-            val sha = sha256File(f)
             if (sha != artifact.sha256) throw BundleException("artifact file $f has sha256 $sha, manifest says ${artifact.sha256}")
             return f
         }

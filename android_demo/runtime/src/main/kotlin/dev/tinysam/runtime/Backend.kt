@@ -10,6 +10,18 @@ enum class Backend(val target: Target, val label: String) {
 
     /** LiteRT (TFLite) with signature runners, CPU + XNNPACK or the GPU delegate. */
     TFLITE(Target.TFLITE, "LiteRT"),
+    ;
+
+    companion object {
+        /** The backend that runs a target's artifacts; [IllegalArgumentException] for CoreML. */
+        fun forTarget(target: Target): Backend =
+            entries.firstOrNull { it.target == target } ?: throw IllegalArgumentException("no Android backend runs ${target.key} artifacts")
+
+        /** A backend by its name (`ort`, `tflite`) or its target (`onnx`), any case. */
+        fun of(name: String): Backend =
+            entries.firstOrNull { it.name.equals(name, ignoreCase = true) || it.target.key.equals(name, ignoreCase = true) }
+                ?: throw IllegalArgumentException("unknown backend '$name' (known: ${entries.joinToString { it.name.lowercase() }})")
+    }
 }
 
 /** Where a backend runs its kernels. */

@@ -74,7 +74,7 @@ object BundleLoader {
                 val buf = ByteBuffer.allocateDirect(file.bytes.size).order(ByteOrder.nativeOrder())
                 buf.put(file.bytes)
                 buf.rewind()
-                TfliteGraphSession(buf, spec, options.threads, options.accelerator)
+                TfliteGraphSession(buf, spec, options.threads, options.accelerator, file.path.substringAfterLast('/'))
             }
         }
         return session to file.bytes.size.toLong()
