@@ -112,6 +112,29 @@ def _decode_prompts(
     return threshold(logits, predictor.mask_threshold), iou, low
 
 
+def max_click_steps(predictor: Any) -> int:
+    """How many corrective clicks the predictor's decoder can take (``max(CLICK_STEPS)`` at most).
+
+    A decoder with a fixed set of point counts (TFLite: one signature per count, exposed as
+    ``point_counts``) takes 1 + s clicks + 1 padding point after ``s`` corrective clicks.
+    """
+    counts = getattr(predictor.decoder, "point_counts", None)
+    if not counts:
+        return max(CLICK_STEPS)
+    return max(0, min(max(CLICK_STEPS), max(counts) - 2))
+
+
+def not_measured(predictor: Any) -> dict[str, str]:
+    """Metrics this predictor cannot produce, with the reason (empty for ONNX / PyTorch)."""
+    steps = max_click_steps(predictor)
+    counts = getattr(predictor.decoder, "point_counts", None)
+    return {
+        f"clicks_{c}": f"the decoder takes at most {max(counts)} points (padding included)"
+        for c in CLICK_STEPS
+        if c > steps
+    }
+
+
 def low_res_ceiling(masks: np.ndarray, image_size: int) -> list[float]:
     """Per-instance IoU of ground truth passed through the decoder's low-res grid and back.
 
@@ -158,7 +181,7 @@ def eval_prompts(predictor: Any, sample: Sample) -> dict[str, list[float]]:
     labs = [[1] for _ in centres]
     pred = masks[np.arange(k), top]
     prev_low = low[np.arange(k), top][:, None]
-    for step in range(1, max(CLICK_STEPS) + 1):
+    for step in range(1, max_click_steps(predictor) + 1):
         for i in range(k):
             click = center_corrective_click(pred[i], gts[i])
             if click is None:  # already exact: repeat the last click (changes nothing)
@@ -229,6 +252,7 @@ def evaluate(
         raise ValueError("no images with instances to evaluate")
     return {
         "metrics": {k: float(np.mean(v)) for k, v in per.items()},
+        "not_measured": not_measured(predictor),
         "n_images": n_images,
         "n_instances": len(per["point_top"]),
         "n_images_everything": n_images if everything is None else min(n_images, everything),
@@ -251,8 +275,9 @@ def plot(result: dict[str, Any], path: str | Path) -> None:
     ax1.set_xlabel("mIoU / recall")
     for i, k in enumerate(keys):
         ax1.text(min(m[k] + 0.01, 0.9), i, f"{m[k]:.3f}", va="center")
-    xs = [0, *CLICK_STEPS]
-    ys = [m["point_top"]] + [m[f"clicks_{c}"] for c in CLICK_STEPS]
+    steps = [c for c in CLICK_STEPS if f"clicks_{c}" in m]
+    xs = [0, *steps]
+    ys = [m["point_top"]] + [m[f"clicks_{c}"] for c in steps]
     ax2.plot(xs, ys, "o-")
     ax2.set_xlabel("corrective clicks after the first positive click")
     ax2.set_ylabel("mIoU")
@@ -332,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for key, val in result["metrics"].items():
         print(f"  {key:<28} {val:.4f}")
+    for key, why in result["not_measured"].items():
+        print(f"  {key:<28} not measured: {why}")
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(result, indent=2) + "\n")
     if args.plot:

@@ -59,3 +59,25 @@ def test_command_writes_every_metric(eval_quality, tiny_checkpoint: Path, tmp_pa
     assert result["n_images"] == 2 and result["n_images_everything"] == 1
     # random weights: far below what the resolution allows
     assert result["metrics"]["point_top"] < result["metrics"]["ceiling_low_res"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "steps", "missing"),
+    [(None, 5, []), ([2, 3, 4, 5, 6], 4, ["clicks_5"]), ([2, 3, 4], 2, ["clicks_3", "clicks_5"])],
+)
+def test_click_curve_stops_at_the_decoders_point_counts(
+    eval_quality, counts: list[int] | None, steps: int, missing: list[str]
+) -> None:
+    """A TFLite decoder has one signature per point count: the corrective-click curve stops
+    where 1 + s clicks + 1 padding point no longer fit, and says which metrics were not measured."""
+
+    class Decoder:
+        point_counts = counts
+
+    class FakePredictor:
+        decoder = Decoder()
+
+    assert eval_quality.max_click_steps(FakePredictor()) == steps
+    skipped = eval_quality.not_measured(FakePredictor())
+    assert sorted(skipped) == missing
+    assert all(f"at most {max(counts)} points" in why for why in skipped.values())
