@@ -170,14 +170,16 @@ def quantize_coreml_int8(
         try:
             joint = _check(graphs, dict(weights), geometry, images, label)
         except VerificationError as exc:
-            if fallback is None:
-                raise
+            if fallback is None:  # nothing left to fall back: the verify stage has the last word
+                for g in ORDER:
+                    records[g]["pair_check"] = {"passed": False, "why": str(exc)}
+                break
             why = f"passed alone, but not together with the other graph: {exc}"
             weights[fallback] = Precision.FP16
             records[fallback] = fp16_fallback(records[fallback], why)
             continue
         for g in ORDER:
-            records[g]["pair_check"] = joint
+            records[g]["pair_check"] = {"passed": True, **joint}
         break
     out: dict[GraphName, Int8Artifact] = {}
     for g in ORDER:

@@ -211,10 +211,9 @@ def quantize_onnx_int8(
         (name, uint8 RGB) images of the gate checks; default the built-in synthetic images.
         The pipeline passes the verify stage's images.
 
-    Raises
-    ------
-    VerificationError
-        The pair fails the gate even with both graphs weight-only.
+    When the pair fails even with both graphs weight-only, both records say so
+    (``pair_check.passed: false``) and the verify stage, the gate, rejects the export (unless
+    ``--no-verify``).
     """
     from tinysam_export.quantize.gate import verify_low_precision
     from tinysam_export.verify import synthetic_images
@@ -290,12 +289,14 @@ def quantize_onnx_int8(
                 "onnx/int8 (both graphs)",
             )
         except VerificationError as exc:
-            if fallback is None:
-                raise
+            if fallback is None:  # nothing left to fall back: the verify stage has the last word
+                for g in pair:
+                    out[g].quantization["pair_check"] = {"passed": False, "why": str(exc)}
+                break
             why = f"passed alone, but not together with the other int8 graph: {exc}"
             weight_only(fallback, out[fallback].path, static_recipes[fallback], why)
             continue
         for g in pair:
-            out[g].quantization["pair_check"] = joint
+            out[g].quantization["pair_check"] = {"passed": True, **joint}
         break
     return out

@@ -259,7 +259,7 @@ def test_pair_check_falls_back_the_weaker_static_graph(
 ) -> None:
     """Both static graphs pass alone; while the two together fail the gate, the one with the
     lower mean mask IoU becomes weight-only (here the decoder first); when even two
-    weight-only graphs fail, the error is raised."""
+    weight-only graphs fail, the records say so and the verify stage is left to reject it."""
     from tinysam_export.quantize import gate, onnx_int8
     from tinysam_mobile.manifest import load_manifest
 
@@ -279,11 +279,13 @@ def test_pair_check_falls_back_the_weaker_static_graph(
     }
     geometry = ModelGeometry(256)
     args = (fp32["encoder"], fp32["decoder"], tmp_path, geometry, builtin_images()[:1], "builtin:1")
-    if pair_fails == 3:
-        with pytest.raises(VerificationError, match="both graphs"):
-            onnx_int8.quantize_onnx_int8(*args, threads=2)
-        return
     made = onnx_int8.quantize_onnx_int8(*args, threads=2)
+    if pair_fails == 3:  # both weight-only and still failing: recorded, the verify stage decides
+        for art in made.values():
+            assert art.quantization["method"] == "weight_only"
+            assert art.quantization["pair_check"]["passed"] is False
+            assert "both graphs" in art.quantization["pair_check"]["why"]
+        return
     enc, dec = (made[g].quantization for g in made)
     assert enc["method"] == "static" and enc["pair_check"]["mean_mask_iou"] == 0.99
     assert dec["method"] == "weight_only" and dec["rejected"]["recipe"]["method"] == "static"
