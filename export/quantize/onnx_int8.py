@@ -65,6 +65,9 @@ class Int8Recipe:
     activation_type: str = "QUInt8"
     weight_type: str = "QInt8"
     calibrate_method: str = "MinMax"
+    float_compute: str | None = None
+    """Static only: which weight ops keep float compute (their weights still int8), by rule:
+    ``"stem_and_neck"`` (:func:`stem_and_neck_convs`) or ``None``."""
 
     def to_json(self, calibration_source: str | None, feeds: int) -> dict[str, Any]:
         """Manifest form, with where the calibration data came from (static only)."""
@@ -78,6 +81,11 @@ class Int8Recipe:
         }
         if self.method == "static":
             out["activation_type"] = self.activation_type
+            if self.float_compute:
+                out["float_compute"] = {
+                    "rule": self.float_compute,
+                    "weights": "int8 (weight-only, DequantizeLinear)",
+                }
             out["calibration"] = {
                 "method": self.calibrate_method,
                 "source": calibration_source,
@@ -92,7 +100,12 @@ class Int8Recipe:
 
 STATIC: dict[GraphName, Int8Recipe] = {
     GraphName.ENCODER: Int8Recipe(
-        GraphName.ENCODER, "static", ENCODER_OP_TYPES, "integer kernels: smallest and fastest"
+        GraphName.ENCODER,
+        "static",
+        ENCODER_OP_TYPES,
+        "integer kernels: smallest and fastest; the stem conv and the neck (which writes the "
+        "embedding) keep float compute with int8 weights",
+        float_compute="stem_and_neck",
     ),
     GraphName.DECODER: Int8Recipe(
         GraphName.DECODER,
@@ -142,16 +155,35 @@ class _Counting:
         self.count = 0
 
 
+def stem_and_neck_convs(model: Any) -> list[str]:
+    """Names of the encoder's first ``Conv`` (the stem) and its last two (the neck).
+
+    Measured on the reference checkpoint and the demo model: these three convs carry most of
+    the static QDQ error into the embedding (quantising the neck's output convs writes the
+    activation rounding straight into ``image_embeddings``); everything else stays integer.
+    Nodes are in topological order, so first and last are the graph's ends.
+    """
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    return convs[:1] + convs[-2:] if len(convs) >= 3 else convs
+
+
 def quantize_static_graph(fp32_path: Path, out_path: Path, reader: Any, recipe: Int8Recipe) -> int:
     """Static QDQ of one float graph with ``recipe``; returns the number of calibration feeds.
+
+    With ``recipe.float_compute``, the ops it names are left out of static QDQ and their weights
+    are stored as int8 afterwards (weight-only), so the file stays INT8-sized.
 
     Raises
     ------
     ExportError
         When ONNX Runtime's quantiser fails (the message names the graph).
     """
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    excluded = []
+    if recipe.float_compute == "stem_and_neck":
+        excluded = stem_and_neck_convs(onnx.load(str(fp32_path), load_external_data=False))
     counting = _Counting(reader)
     try:
         with quiet_onnxruntime_tools():
@@ -165,7 +197,10 @@ def quantize_static_graph(fp32_path: Path, out_path: Path, reader: Any, recipe: 
                 activation_type=QuantType[recipe.activation_type],
                 weight_type=QuantType[recipe.weight_type],
                 calibrate_method=CalibrationMethod[recipe.calibrate_method],
+                nodes_to_exclude=excluded,
             )
+        if excluded:  # their float weights: int8 + DequantizeLinear (QDQ weights are skipped)
+            quantize_weights_only(out_path, out_path, recipe.op_types)
     except Exception as exc:  # onnxruntime raises bare Exceptions / RuntimeErrors
         raise ExportError(
             f"INT8 quantisation of the {recipe.graph.value} graph failed: {exc}"

@@ -291,3 +291,43 @@ def test_pair_check_falls_back_the_weaker_static_graph(
     assert dec["method"] == "weight_only" and dec["rejected"]["recipe"]["method"] == "static"
     assert "not together with the other int8 graph" in dec["rejected"]["why"]
     assert calls.count("onnx/int8 (both graphs)") == 2
+
+
+@pytest.mark.export
+def test_static_encoder_keeps_stem_and_neck_in_float_with_int8_weights(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    """The static encoder recipe: every Conv/MatMul/Gemm weight is int8; the stem conv and the
+    neck's two convs compute in float (int8 weights through DequantizeLinear, float input), all
+    other convs are integer QDQ ops."""
+    from tinysam_export.quantize import onnx_int8
+    from tinysam_export.quantize.calibration import EncoderFeeds
+    from tinysam_mobile.manifest import load_manifest
+
+    manifest = load_manifest(tiny_bundle)
+    fp32 = tiny_bundle / manifest.artifact("onnx", "fp32", "encoder").file
+    excluded = onnx_int8.stem_and_neck_convs(onnx.load(str(fp32)))
+    convs = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Conv"]
+    assert excluded == [convs[0], convs[-2], convs[-1]] and len(convs) > 3
+
+    out = tmp_path / "encoder.int8.onnx"
+    reader = EncoderFeeds(builtin_images()[:2], ModelGeometry(256), "image")
+    recipe = onnx_int8.STATIC[onnx_int8.GraphName.ENCODER]
+    assert onnx_int8.quantize_static_graph(fp32, out, reader, recipe) == 2
+    model = onnx.load(str(out))
+    producers = {o: n for n in model.graph.node for o in n.output}
+    inits = {t.name: t for t in model.graph.initializer}
+    for node in (n for n in model.graph.node if n.op_type == "Conv"):
+        weight = producers[node.input[1]]
+        assert weight.op_type == "DequantizeLinear"
+        assert inits[weight.input[0]].data_type == TensorProto.INT8, node.name
+        x = producers.get(node.input[0])
+        activation_qdq = x is not None and x.op_type == "DequantizeLinear"
+        assert activation_qdq == (node.name not in excluded), node.name
+    large_float = [
+        t.name
+        for t in inits.values()
+        if t.data_type == TensorProto.FLOAT and np.prod(t.dims) >= 4096
+    ]
+    assert large_float == []
+    assert recipe.to_json("builtin:2", 2)["float_compute"]["rule"] == "stem_and_neck"
