@@ -11,12 +11,14 @@ block says ``coreml_numerics_executed: false``.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from tinysam_export.config import ExportConfig, Precision, Target
 from tinysam_export.reference import TorchSession
 from tinysam_export.stages import ArtifactKey, ConvertResult, GraphsResult, LoadResult, VerifyResult
+from tinysam_export.targets import tflite
 from tinysam_export.verify import FP32_THRESHOLDS, shared_images, synthetic_images, verify_graphs
 from tinysam_mobile.manifest import Artifact
 from tinysam_mobile.session import GraphSession, open_session
@@ -87,16 +89,21 @@ def stage_verify(
             offline.append(label)
         else:
             sessions = _open_pair(config, graphs, converted, target, precision, bundle)
-            if precision is Precision.FP32:
-                limits: Any = FP32_THRESHOLDS
-                figures = verify_graphs(reference, sessions, loaded.geometry, images, limits, label)
-            else:  # mask-IoU gate against float32
-                from tinysam_export.quantize.gate import LOW_PRECISION_THRESHOLDS as limits
-                from tinysam_export.quantize.gate import verify_low_precision
+            # the TFLite interpreter announces its XNNPACK delegate on stderr (C++)
+            quiet = tflite.quiet_output() if target is Target.TFLITE else nullcontext()
+            with quiet:
+                if precision is Precision.FP32:
+                    limits: Any = FP32_THRESHOLDS
+                    figures = verify_graphs(
+                        reference, sessions, loaded.geometry, images, limits, label
+                    )
+                else:  # mask-IoU gate against float32
+                    from tinysam_export.quantize.gate import LOW_PRECISION_THRESHOLDS as limits
+                    from tinysam_export.quantize.gate import verify_low_precision
 
-                figures = verify_low_precision(
-                    reference, sessions, loaded.geometry, images, label, limits
-                )
+                    figures = verify_low_precision(
+                        reference, sessions, loaded.geometry, images, label, limits
+                    )
             cases = figures.pop("cases")
             thresholds[label] = limits.to_json()
         for g in GRAPHS:

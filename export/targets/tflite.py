@@ -91,7 +91,7 @@ class _NamedIO(nn.Module):
 
 def _litert() -> Any:
     try:
-        with _quiet():  # torchao reports optional kernels it cannot load
+        with quiet_output():  # torchao reports optional kernels it cannot load
             import litert_torch
     except ImportError:
         raise MissingDependencyError(f"the TFLite target needs litert-torch: {_EXTRA}") from None
@@ -115,14 +115,15 @@ def quantize_int8(src: Path, dst: Path) -> None:
         named = _rename_tensors(src, Path(tmp) / src.name, lambda i, j: f"t{i}_{j}")
         qt = quantizer.Quantizer(str(named))
         qt.load_quantization_recipe(getattr(recipe, INT8_RECIPE)())
-        with _quiet():  # progress bars and a size report on stdout / stderr
+        with quiet_output():  # progress bars and a size report on stdout / stderr
             qt.quantize().export_model(str(dst), overwrite=True)
     strip_tensor_names(dst)
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Drop what the converter and quantizer print (errors arrive as exceptions).
+def quiet_output() -> Iterator[None]:
+    """Drop what the converter, the quantizer and the interpreter print (errors arrive as
+    exceptions).
 
     Python output (progress bars, warnings) and the C++ logs of the converter (absl / TF INFO
     lines written straight to file descriptors 1 and 2) both go to a scratch file for the
@@ -168,13 +169,13 @@ def _convert_float(graph: nn.Module, spec: GraphSpec, out: Path) -> None:
                 name, named, sample_kwargs=ex
             )
         try:
-            with _quiet():
+            with quiet_output():
                 model = converter.convert()
         except Exception as exc:
             raise ExportError(
                 f"litert-torch failed to convert the {spec.name} graph: {exc}"
             ) from exc
-    with _quiet():
+    with quiet_output():
         model.export(str(out))
     strip_tensor_names(out)
 
