@@ -27,7 +27,7 @@ from torch import nn
 
 from tinysam_export.config import Precision
 from tinysam_export.errors import VerificationError
-from tinysam_export.quantize.gate import verify_low_precision
+from tinysam_export.quantize.gate import settle_pair, verify_low_precision
 from tinysam_export.quantize.onnx_int8 import Int8Artifact
 from tinysam_export.reference import TorchSession
 from tinysam_export.targets import ConvertOptions
@@ -153,34 +153,31 @@ def quantize_coreml_int8(
     images = synthetic_images() if images is None else list(images)
     records: dict[GraphName, dict[str, Any]] = {}
     weights: dict[GraphName, Precision] = {}
+
+    def fall_back(g: GraphName, why: str) -> None:
+        weights[g] = Precision.FP16
+        records[g] = fp16_fallback(records[g], why)
+
     for g in ORDER:
         records[g] = int8_recipe()
         weights[g] = Precision.INT8
         try:
             records[g]["check"] = check_int8_graph(graphs, g, geometry, images)
         except VerificationError as exc:
-            weights[g] = Precision.FP16
-            records[g] = fp16_fallback(records[g], str(exc))
-    int8 = sorted(
-        (g for g in ORDER if weights[g] is Precision.INT8),
-        key=lambda g: records[g]["check"]["mean_mask_iou"],
+            fall_back(g, str(exc))
+    settle_pair(
+        ORDER,
+        record=lambda g: records[g],
+        first_choice=lambda g: weights[g] is Precision.INT8,
+        check_pair=lambda: _check(
+            graphs,
+            dict(weights),
+            geometry,
+            images,
+            "coreml/int8 (both graphs, simulated in PyTorch)",
+        ),
+        fall_back=fall_back,
     )
-    for fallback in [*int8, None]:
-        label = "coreml/int8 (both graphs, simulated in PyTorch)"
-        try:
-            joint = _check(graphs, dict(weights), geometry, images, label)
-        except VerificationError as exc:
-            if fallback is None:  # nothing left to fall back: the verify stage has the last word
-                for g in ORDER:
-                    records[g]["pair_check"] = {"passed": False, "why": str(exc)}
-                break
-            why = f"passed alone, but not together with the other graph: {exc}"
-            weights[fallback] = Precision.FP16
-            records[fallback] = fp16_fallback(records[fallback], why)
-            continue
-        for g in ORDER:
-            records[g]["pair_check"] = {"passed": True, **joint}
-        break
     out: dict[GraphName, Int8Artifact] = {}
     for g in ORDER:
         opts = ConvertOptions(precision=Precision.INT8)

@@ -14,7 +14,7 @@ the target/precision, the graph, the case and the figure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -200,3 +200,51 @@ def verify_low_precision(
             f"{limits.min_mean_mask_iou}; worst case {out['decoder']['masks']['worst_case']!r}"
         )
     return out
+
+
+def settle_pair(
+    graphs: Sequence[Any],
+    record: Callable[[Any], dict[str, Any]],
+    first_choice: Callable[[Any], bool],
+    check_pair: Callable[[], dict[str, Any]],
+    fall_back: Callable[[Any, str], None],
+) -> None:
+    """Check two reduced-precision graphs together, as the verify stage will gate them.
+
+    Each graph may pass its own check (the other graph float) and the pair still fail. While
+    ``check_pair`` raises, the graph still on its first choice with the lowest
+    ``record(g)["check"]["mean_mask_iou"]`` is given to ``fall_back(g, why)``; then the pair is
+    checked again. Every record gets ``pair_check``: the pair's figures with ``passed: true``, or
+    ``passed: false`` and the gate's message when nothing is left to fall back (the verify stage
+    then has the last word).
+
+    Parameters
+    ----------
+    graphs
+        The two graph names.
+    record
+        The current manifest record of a graph (``fall_back`` may replace it).
+    first_choice
+        Whether a graph is still on its first-choice recipe (and so can fall back).
+    check_pair
+        Gate figures of both graphs as they are now (raises ``VerificationError``).
+    fall_back
+        Switch a graph to its fallback recipe, recording ``why``.
+    """
+    order = sorted(
+        (g for g in graphs if first_choice(g)),
+        key=lambda g: record(g)["check"]["mean_mask_iou"],
+    )
+    for fallback in [*order, None]:
+        try:
+            figures = {"passed": True, **check_pair()}
+        except VerificationError as exc:
+            if fallback is not None:
+                fall_back(
+                    fallback, f"passed alone, but not together with the other int8 graph: {exc}"
+                )
+                continue
+            figures = {"passed": False, "why": str(exc)}
+        for g in graphs:
+            record(g)["pair_check"] = figures
+        return

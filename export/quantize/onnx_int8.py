@@ -250,7 +250,7 @@ def quantize_onnx_int8(
     (``pair_check.passed: false``) and the verify stage, the gate, rejects the export (unless
     ``--no-verify``).
     """
-    from tinysam_export.quantize.gate import verify_low_precision
+    from tinysam_export.quantize.gate import settle_pair, verify_low_precision
     from tinysam_export.verify import synthetic_images
 
     if not images:
@@ -313,25 +313,14 @@ def quantize_onnx_int8(
             weight_only(g, path, static_recipes[g], str(exc))
 
     # the verify stage gates both int8 graphs together
-    static = sorted(
-        (g for g in pair if out[g].quantization["method"] == "static"),
-        key=lambda g: out[g].quantization["check"]["mean_mask_iou"],
+    settle_pair(
+        pair,
+        record=lambda g: out[g].quantization,
+        first_choice=lambda g: out[g].quantization["method"] == "static",
+        check_pair=lambda: check(
+            {g: OrtSession(out[g].path, specs[g], threads) for g in pair},
+            "onnx/int8 (both graphs)",
+        ),
+        fall_back=lambda g, why: weight_only(g, out[g].path, static_recipes[g], why),
     )
-    for fallback in [*static, None]:
-        try:
-            joint = check(
-                {g: OrtSession(out[g].path, specs[g], threads) for g in pair},
-                "onnx/int8 (both graphs)",
-            )
-        except VerificationError as exc:
-            if fallback is None:  # nothing left to fall back: the verify stage has the last word
-                for g in pair:
-                    out[g].quantization["pair_check"] = {"passed": False, "why": str(exc)}
-                break
-            why = f"passed alone, but not together with the other int8 graph: {exc}"
-            weight_only(fallback, out[fallback].path, static_recipes[fallback], why)
-            continue
-        for g in pair:
-            out[g].quantization["pair_check"] = {"passed": True, **joint}
-        break
     return out
