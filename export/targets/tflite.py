@@ -18,6 +18,9 @@ the reference checkpoint at 1024 (docs/TARGETS.md), dynamic-range int8 (int8 wei
 activations quantised on the fly) sits at the edge of the mask-IoU gate (mean 0.9800 / 0.9806
 in two runs against the 0.98 limit), weight-only passes with a margin (0.9855); full-integer
 quantisation would quantise the point coordinates and wrecks the decoder.
+
+Every file is written compacted (:mod:`tinysam_export.targets.tflite_compact`): the decoder's
+signatures repeat each weight's quantisation tables, which are stored once.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from tinysam_export.config import Precision
 from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
 from tinysam_export.targets import ConvertOptions, artifact_name
+from tinysam_export.targets.tflite_compact import write_compact
 from tinysam_mobile.errors import MissingDependencyError
 from tinysam_mobile.spec import GraphName, GraphSpec
 
@@ -181,17 +185,19 @@ def _convert_float(graph: nn.Module, spec: GraphSpec, out: Path) -> None:
 
 
 def strip_tensor_names(path: Path) -> None:
-    """Rewrite the ``.tflite`` file at ``path`` without tensor names (in place).
+    """Rewrite the ``.tflite`` file at ``path`` without tensor names and compacted (in place).
 
     Tensor names are debugging strings (the converter spells out every module path, about 1 MB
     in the six-signature decoder); no interpreter needs them. Signature inputs and outputs keep
-    their names: a signature maps its own names to tensor indices.
+    their names: a signature maps its own names to tensor indices. The file is written with
+    :func:`tinysam_export.targets.tflite_compact.write_compact`: tables and vectors repeated
+    across signatures (per-channel quantisation parameters above all) are stored once.
     """
     tmp = path.with_name(path.name + ".tmp")
-    _rename_tensors(path, tmp, lambda i, j: None).replace(path)
+    _rename_tensors(path, tmp, lambda i, j: None, compact=True).replace(path)
 
 
-def _rename_tensors(src: Path, dst: Path, name: Any) -> Path:
+def _rename_tensors(src: Path, dst: Path, name: Any, *, compact: bool = False) -> Path:
     """Write ``src`` to ``dst`` with tensor ``j`` of subgraph ``i`` named ``name(i, j)``."""
     from ai_edge_litert.tools import flatbuffer_utils
 
@@ -199,7 +205,10 @@ def _rename_tensors(src: Path, dst: Path, name: Any) -> Path:
     for i, subgraph in enumerate(model.subgraphs):
         for j, tensor in enumerate(subgraph.tensors):
             tensor.name = name(i, j)
-    flatbuffer_utils.write_model(model, str(dst))
+    if compact:
+        write_compact(model, dst)
+    else:
+        flatbuffer_utils.write_model(model, str(dst))
     return dst
 
 
