@@ -11,6 +11,7 @@ only after the last stage; on any error the temporary folder is removed and noth
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -36,6 +37,7 @@ from tinysam_export.stages import (
 )
 from tinysam_export.targets import check_requirements
 from tinysam_export.verify_stage import stage_verify, verify_summary
+from tinysam_mobile.atomic import publish_mode
 from tinysam_mobile.manifest import Manifest
 
 T = TypeVar("T")
@@ -60,6 +62,10 @@ def _check_out(out: Path, force: bool) -> None:
 def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
     """Rename ``tmp`` to ``out``; with ``force``, swap an existing ``out`` out of the way first."""
     _check_out(out, force)
+    for folder, _, files in os.walk(tmp):  # mkdtemp / mkstemp made them private
+        publish_mode(folder)
+        for name in files:
+            publish_mode(Path(folder) / name)
     if not out.exists():
         tmp.rename(out)
         return

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text_atomic
 from .errors import BundleError, ManifestError
 from .spec import (
     BOX_LABELS,
@@ -346,15 +345,7 @@ def write_manifest(path: str | Path, manifest: Manifest) -> Path:
     if path.is_dir():
         path = path / MANIFEST_NAME
     text = json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def verify_artifact(bundle_dir: str | Path, artifact: Artifact) -> Path:

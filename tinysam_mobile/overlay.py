@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from .atomic import atomic_output
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (30, 144, 255),
@@ -131,14 +131,8 @@ def save_png_atomic(image: Image.Image, path: str | Path) -> Path:
         When the folder does not exist or is not writable (nothing is left behind).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 

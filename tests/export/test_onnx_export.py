@@ -52,6 +52,19 @@ def test_bundle_holds_single_file_onnx_graphs(tiny_bundle: Path) -> None:
     assert not list(tiny_bundle.parent.glob(".bundle.tmp-*"))  # temp folder removed
 
 
+def test_bundle_is_readable_like_any_output(tiny_bundle: Path) -> None:
+    """The bundle is assembled in a private temporary folder; once in place, its folders and
+    files have the permissions ``mkdir`` / ``open`` give under the umask (not 0700 / 0600)."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in [tiny_bundle, *tiny_bundle.rglob("*")]:
+        want = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == want, path
+
+
 @pytest.mark.parametrize("graph", ["encoder", "decoder"])
 def test_onnx_graph_structure(tiny_bundle: Path, graph: str) -> None:
     model = onnx.load(_onnx_path(tiny_bundle, graph))
