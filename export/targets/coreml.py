@@ -47,6 +47,7 @@ from tinysam_export.config import Precision
 from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
 from tinysam_export.patches import PATCHES, PE_AXIS_TABLE, coreml_int_of_shape, patch_for_coreml
+from tinysam_export.quantize.weight_only import INT8_WEIGHT_THRESHOLD
 from tinysam_export.targets import ConvertOptions, artifact_name
 from tinysam_export.targets.coreml_package import (
     AUTHOR,
@@ -71,9 +72,6 @@ FP16_MIN_COSINE = 0.999
 
 FP32_KEEP_OPS = frozenset({"softmax", "layer_norm", "reduce_mean", "reduce_sum", "pow", "sqrt"})
 """MIL ops kept in float32 when the fp16 encoder check fails (attention / norm statistics)."""
-
-INT8_WEIGHT_THRESHOLD = 2048
-"""Constants with more elements than this get int8 weights (coremltools' ``weight_threshold``)."""
 
 LICENSE = "Apache-2.0 (tinysam-mobile); model weights: see the checkpoint's license"
 

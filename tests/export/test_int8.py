@@ -19,11 +19,12 @@ from tinysam_mobile.spec import EMBED_DIM, ModelGeometry, decoder_spec, encoder_
 
 
 def _tiny_graph(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """y = Conv(x, cw) flattened @ mw: one Conv and one MatMul weight."""
+    """y = Conv(x, cw) flattened @ mw: one Conv and one MatMul weight (both large enough to be
+    quantised: more than INT8_WEIGHT_THRESHOLD elements)."""
     rng = np.random.default_rng(0)
-    cw = rng.normal(0, 1, (4, 3, 3, 3)).astype(np.float32)
+    cw = rng.normal(0, 1, (32, 8, 3, 3)).astype(np.float32)
     cw[0] *= 100.0  # one loud channel: per-channel scales keep the quiet ones precise
-    mw = rng.normal(0, 1, (4 * 6 * 6, 5)).astype(np.float32)
+    mw = rng.normal(0, 1, (32 * 6 * 6, 5)).astype(np.float32)
     nodes = [
         helper.make_node("Conv", ["x", "cw"], ["c"]),
         helper.make_node("Reshape", ["c", "shape"], ["f"]),
@@ -32,7 +33,7 @@ def _tiny_graph(path: Path) -> tuple[np.ndarray, np.ndarray]:
     graph = helper.make_graph(
         nodes,
         "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
         [
             numpy_helper.from_array(cw, "cw"),
@@ -54,16 +55,79 @@ def test_weight_only_stores_int8_and_stays_close(tmp_path: Path) -> None:
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     assert inits["cw_q"].dtype == np.int8 and inits["mw_q"].dtype == np.int8
     assert "cw" not in inits and "mw" not in inits
-    assert inits["cw_scale"].shape == (4,) and inits["mw_scale"].shape == (5,)
+    assert inits["cw_scale"].shape == (32,) and inits["mw_scale"].shape == (5,)
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     assert {n.output[0] for n in dq} == {"cw", "mw"}
     # the quiet conv channels keep their own (small) scale
     assert inits["cw_scale"][1] < inits["cw_scale"][0] / 20
-    x = np.random.default_rng(1).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+    x = np.random.default_rng(1).normal(0, 1, (1, 8, 8, 8)).astype(np.float32)
     y_f = ort.InferenceSession(str(src)).run(None, {"x": x})[0]
     y_q = ort.InferenceSession(str(dst)).run(None, {"x": x})[0]
     rel = np.abs(y_q - y_f).max() / np.abs(y_f).max()
     assert 0 < rel < 0.02
+
+
+def test_weights_at_the_threshold_stay_float(tmp_path: Path) -> None:
+    from tinysam_export.quantize.weight_only import INT8_WEIGHT_THRESHOLD
+
+    w = np.random.default_rng(3).normal(0, 1, (INT8_WEIGHT_THRESHOLD // 8, 8)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, w.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    src, dst = tmp_path / "s.onnx", tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    assert quantize_weights_only(src, dst, ("MatMul",))[1] == 0
+    assert [t.name for t in onnx.load(str(dst)).graph.initializer] == ["w"]
+
+
+def test_int8_scales_never_lose_to_max_abs_and_win_on_outliers() -> None:
+    """The clipping search keeps max-abs scaling as a candidate (never worse per channel) and
+    clips a mild outlier of a long channel when the finer step for the other weights gains more
+    than the clipped weight loses."""
+    from tinysam_export.quantize.weight_only import int8_scales
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_t(df=3, size=(16, 256)).astype(np.float32)  # heavy tails, short rows
+    long = rng.uniform(-1, 1, size=(4, 8192)).astype(np.float32)
+    long[:, 0] = 1.05  # one mild outlier per long row
+    for weights, should_clip in ((w, False), (long, True)):
+        chosen = int8_scales(weights, axis=0)
+        max_abs = np.abs(weights).max(axis=1) / 127.0
+
+        def err(scale: np.ndarray, weights: np.ndarray = weights) -> np.ndarray:
+            q = np.clip(np.round(weights / scale[:, None]), -127, 127)
+            return np.square(q * scale[:, None] - weights).sum(axis=1)
+
+        assert chosen.dtype == np.float32 and chosen.shape == max_abs.shape
+        assert np.all(err(chosen) <= err(max_abs) * (1 + 1e-6))
+        assert np.all(chosen <= max_abs * (1 + 1e-6))
+        assert np.all(chosen >= 0.5 * max_abs * (1 - 1e-6))
+        assert np.all(chosen < max_abs * 0.999) == should_clip
+    zero = int8_scales(np.zeros((3, 4), np.float32), axis=0)
+    assert np.all(zero == 1.0)  # an all-zero channel gets a valid scale
+
+
+def test_shorten_names_keeps_the_interface_and_the_numbers(tmp_path: Path) -> None:
+    from tinysam_export.quantize.onnx_names import shorten_names
+
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    _tiny_graph(src)
+    quantize_weights_only(src, dst, ("Conv", "MatMul"))
+    x = np.random.default_rng(5).normal(0, 1, (1, 8, 8, 8)).astype(np.float32)
+    before = ort.InferenceSession(str(dst)).run(None, {"x": x})[0]
+    size = dst.stat().st_size
+    assert shorten_names(dst) > 0
+    model = onnx.load(str(dst))
+    assert [v.name for v in model.graph.input] == ["x"]
+    assert [v.name for v in model.graph.output] == ["y"]
+    names = [t.name for t in model.graph.initializer] + [n.name for n in model.graph.node]
+    assert all(len(n) <= 3 for n in names), names
+    assert len(model.graph.value_info) == 0 and dst.stat().st_size < size
+    np.testing.assert_array_equal(ort.InferenceSession(str(dst)).run(None, {"x": x})[0], before)
 
 
 def test_builtin_calibration_images_are_varied_and_deterministic() -> None:
@@ -294,21 +358,29 @@ def test_pair_check_falls_back_the_weaker_static_graph(
 
 
 @pytest.mark.export
-def test_static_encoder_keeps_stem_and_neck_in_float_with_int8_weights(
+def test_static_encoder_keeps_stem_neck_and_attention_in_float(
     tiny_bundle: Path, tmp_path: Path
 ) -> None:
-    """The static encoder recipe: every Conv/MatMul/Gemm weight is int8; the stem conv and the
-    neck's two convs compute in float (int8 weights through DequantizeLinear, float input), all
+    """The static encoder recipe: every Conv/MatMul/Gemm weight above the size threshold is
+    int8; the stem conv and the neck's two convs compute in float (weights through
+    DequantizeLinear, float input), and so do the attention matmuls (no constant input); all
     other convs are integer QDQ ops."""
     from tinysam_export.quantize import onnx_int8
     from tinysam_export.quantize.calibration import EncoderFeeds
+    from tinysam_export.quantize.weight_only import INT8_WEIGHT_THRESHOLD
     from tinysam_mobile.manifest import load_manifest
 
     manifest = load_manifest(tiny_bundle)
     fp32 = tiny_bundle / manifest.artifact("onnx", "fp32", "encoder").file
-    excluded = onnx_int8.stem_and_neck_convs(onnx.load(str(fp32)))
-    convs = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Conv"]
-    assert excluded == [convs[0], convs[-2], convs[-1]] and len(convs) > 3
+    float_model = onnx.load(str(fp32))
+    convs = [n.name for n in float_model.graph.node if n.op_type == "Conv"]
+    stem_neck = onnx_int8.stem_and_neck_convs(float_model)
+    assert stem_neck == [convs[0], convs[-2], convs[-1]] and len(convs) > 3
+    attention = onnx_int8.activation_matmuls(float_model)
+    assert attention and all(n.startswith("node_") or n for n in attention)
+    rule, _ = onnx_int8.FLOAT_COMPUTE_RULES["stem_neck_attention"]
+    excluded = rule(float_model)
+    assert excluded == stem_neck + attention
 
     out = tmp_path / "encoder.int8.onnx"
     reader = EncoderFeeds(builtin_images()[:2], ModelGeometry(256), "image")
@@ -317,17 +389,26 @@ def test_static_encoder_keeps_stem_and_neck_in_float_with_int8_weights(
     model = onnx.load(str(out))
     producers = {o: n for n in model.graph.node for o in n.output}
     inits = {t.name: t for t in model.graph.initializer}
+    float_inits = {t.name: t for t in float_model.graph.initializer}
     for node in (n for n in model.graph.node if n.op_type == "Conv"):
-        weight = producers[node.input[1]]
-        assert weight.op_type == "DequantizeLinear"
-        assert inits[weight.input[0]].data_type == TensorProto.INT8, node.name
+        float_weight = next(n.input[1] for n in float_model.graph.node if n.name == node.name)
+        if np.prod(float_inits[float_weight].dims) > INT8_WEIGHT_THRESHOLD:
+            weight = producers[node.input[1]]
+            assert weight.op_type == "DequantizeLinear"
+            assert inits[weight.input[0]].data_type == TensorProto.INT8, node.name
         x = producers.get(node.input[0])
         activation_qdq = x is not None and x.op_type == "DequantizeLinear"
         assert activation_qdq == (node.name not in excluded), node.name
+    for node in (n for n in model.graph.node if n.name in attention):
+        assert all(
+            producers.get(i) is None or producers[i].op_type != "DequantizeLinear"
+            for i in node.input
+        ), node.name
     large_float = [
         t.name
         for t in inits.values()
         if t.data_type == TensorProto.FLOAT and np.prod(t.dims) >= 4096
     ]
     assert large_float == []
-    assert recipe.to_json("builtin:2", 2)["float_compute"]["rule"] == "stem_and_neck"
+    record = recipe.to_json("builtin:2", 2)["float_compute"]
+    assert record["rule"] == "stem_neck_attention" and "attention" in record["ops"]
