@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tinysam_export.config import ExportConfig, Precision, Target
+from tinysam_export.quiet import quiet_output
 from tinysam_export.reference import TorchSession
 from tinysam_export.stages import ArtifactKey, ConvertResult, GraphsResult, LoadResult, VerifyResult
-from tinysam_export.targets import tflite
 from tinysam_export.verify import FP32_THRESHOLDS, shared_images, synthetic_images, verify_graphs
 from tinysam_mobile.manifest import Artifact
 from tinysam_mobile.session import GraphSession, open_session
@@ -90,7 +90,7 @@ def stage_verify(
         else:
             sessions = _open_pair(config, graphs, converted, target, precision, bundle)
             # the TFLite interpreter announces its XNNPACK delegate on stderr (C++)
-            quiet = tflite.quiet_output() if target is Target.TFLITE else nullcontext()
+            quiet = quiet_output() if target is Target.TFLITE else nullcontext()
             with quiet:
                 if precision is Precision.FP32:
                     limits: Any = FP32_THRESHOLDS

@@ -29,8 +29,9 @@ def int8_scales(w: np.ndarray, axis: int, *, search: bool = True) -> np.ndarray:
     (a few outliers clipped against finer steps for the bulk of the weights). ``r = 1`` (plain
     max-abs scaling) is a candidate, so the error is never larger than max-abs scaling's.
     ``search=False`` gives plain max-abs scales (no value is clipped).
-    Measured on the reference checkpoint's decoder: mean mask IoU against float32 0.9860 ->
-    0.9872 with the tiny weights kept float (docs/TARGETS.md).
+    Measured on the reference checkpoint's decoder (float encoder, the verify stage's 27 cases):
+    mean mask IoU against float32 0.9860 with max-abs scales, 0.9866 with searched scales,
+    0.9872 with searched scales and the (2, 128) Fourier matrix kept float.
     """
     other = tuple(a for a in range(w.ndim) if a != axis)
     shape = [1] * w.ndim

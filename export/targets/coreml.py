@@ -28,9 +28,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import shutil
 import sys
@@ -48,6 +46,7 @@ from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
 from tinysam_export.patches import PATCHES, PE_AXIS_TABLE, coreml_int_of_shape, patch_for_coreml
 from tinysam_export.quantize.weight_only import INT8_WEIGHT_THRESHOLD
+from tinysam_export.quiet import quiet_output
 from tinysam_export.targets import ConvertOptions, artifact_name
 from tinysam_export.targets.coreml_package import (
     AUTHOR,
@@ -249,8 +248,7 @@ def convert(
     try:
         with (
             warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()),
+            quiet_output(),
             torch.no_grad(),
             coreml_int_of_shape(),
         ):

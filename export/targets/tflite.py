@@ -25,12 +25,7 @@ signatures repeat each weight's quantisation tables, which are stored once.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
 import tempfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,6 +36,7 @@ from torch import nn
 from tinysam_export.config import Precision
 from tinysam_export.errors import ExportError
 from tinysam_export.graphs import example_inputs
+from tinysam_export.quiet import quiet_output
 from tinysam_export.targets import ConvertOptions, artifact_name
 from tinysam_export.targets.tflite_compact import write_compact
 from tinysam_mobile.errors import MissingDependencyError
@@ -122,36 +118,6 @@ def quantize_int8(src: Path, dst: Path) -> None:
         with quiet_output():  # progress bars and a size report on stdout / stderr
             qt.quantize().export_model(str(dst), overwrite=True)
     strip_tensor_names(dst)
-
-
-@contextlib.contextmanager
-def quiet_output() -> Iterator[None]:
-    """Drop what the converter, the quantizer and the interpreter print (errors arrive as
-    exceptions).
-
-    Python output (progress bars, warnings) and the C++ logs of the converter (absl / TF INFO
-    lines written straight to file descriptors 1 and 2) both go to a scratch file for the
-    duration of the block; the pipeline reports its own progress.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = (os.dup(1), os.dup(2))
-    try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            try:
-                with (
-                    contextlib.redirect_stdout(io.StringIO()),
-                    contextlib.redirect_stderr(io.StringIO()),
-                ):
-                    yield
-            finally:
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-    finally:
-        for fd in saved:
-            os.close(fd)
 
 
 def _signatures(spec: GraphSpec) -> list[tuple[str, int, int]]:

@@ -377,7 +377,7 @@ def test_static_encoder_keeps_stem_neck_and_attention_in_float(
     stem_neck = onnx_int8.stem_and_neck_convs(float_model)
     assert stem_neck == [convs[0], convs[-2], convs[-1]] and len(convs) > 3
     attention = onnx_int8.activation_matmuls(float_model)
-    assert attention and all(n.startswith("node_") or n for n in attention)
+    assert attention
     rule, _ = onnx_int8.FLOAT_COMPUTE_RULES["stem_neck_attention"]
     excluded = rule(float_model)
     assert excluded == stem_neck + attention
